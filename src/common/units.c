@@ -1,0 +1,98 @@
+/* units.c - parsing of the value syntaxes shared by the config file and -o overrides. */
+#include "common/units.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* unit_ms - milliseconds in one unit; 0 when the letter is not a unit */
+static int64_t unit_ms(char u)
+{
+    switch (u) {
+    case 's': return 1000;
+    case 'm': return 60 * 1000;
+    case 'h': return 3600 * 1000;
+    case 'd': return 86400 * 1000LL;
+    case 'w': return 7 * 86400 * 1000LL;
+    default: return 0;
+    }
+}
+
+int units_parse_time(const char *s, char default_unit, int64_t *ms)
+{
+    if (!s || !isdigit((unsigned char)s[0]))
+        return -1;
+    errno = 0;
+    char *end;
+    double v = strtod(s, &end);
+    if (errno || end == s || !isfinite(v) || v < 0)
+        return -1;
+    char u = default_unit;
+    if (*end) {
+        if (end[1] != 0)
+            return -1;
+        u = (char)tolower((unsigned char)*end);
+    }
+    int64_t per = unit_ms(u);
+    if (!per || v * (double)per > 9.2e15)
+        return -1;
+    *ms = (int64_t)llround(v * (double)per);
+    return 0;
+}
+
+int units_parse_size(const char *s, int64_t *bytes)
+{
+    if (!s || !isdigit((unsigned char)s[0]))
+        return -1;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno)
+        return -1;
+    unsigned long long mult = 1;
+    if (*end) {
+        switch (tolower((unsigned char)*end)) {
+        case 'k': mult = 1024ULL; break;
+        case 'm': mult = 1024ULL * 1024; break;
+        case 'g': mult = 1024ULL * 1024 * 1024; break;
+        default: return -1;
+        }
+        if (end[1] && !(tolower((unsigned char)end[1]) == 'b' && end[2] == 0))
+            return -1;
+    }
+    if (v > (unsigned long long)INT64_MAX / mult)
+        return -1;
+    *bytes = (int64_t)(v * mult);
+    return 0;
+}
+
+int units_parse_bool(const char *s)
+{
+    static const char *const yes[] = {"yes", "true", "on", "1"};
+    static const char *const no[] = {"no", "false", "off", "0"};
+    for (int i = 0; i < 4; i++) {
+        if (strcasecmp(s, yes[i]) == 0)
+            return 1;
+        if (strcasecmp(s, no[i]) == 0)
+            return 0;
+    }
+    return -1;
+}
+
+char *units_format_ms(int64_t ms, char *buf, int len)
+{
+    static const char letters[] = "wdhms";
+    for (int i = 0; letters[i]; i++) {
+        int64_t per = unit_ms(letters[i]);
+        if (ms && ms % per == 0) {
+            snprintf(buf, (size_t)len, "%lld%c", (long long)(ms / per), letters[i]);
+            return buf;
+        }
+    }
+    snprintf(buf, (size_t)len, "%.3gs", (double)ms / 1000.0);
+    return buf;
+}

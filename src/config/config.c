@@ -1,0 +1,454 @@
+/* config.c - loading and validating the configuration.
+ * Order of precedence: built-in default < file < -o override.  Every value, whatever its
+ * source, goes through the same text parser (param_set), so `-o` and the file accept the
+ * same syntax; the file may also use libconfig's native ints, booleans and string lists. */
+#include "config/config.h"
+
+#include <libconfig.h>
+#include <limits.h>
+#include <netdb.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/dbuf.h"
+#include "common/log.h"
+#include "common/units.h"
+#include "common/xmalloc.h"
+
+enum ptype { P_STR, P_INT, P_SIZE, P_TIME, P_BOOL, P_LIST };
+
+typedef int (*param_check)(const char *value, const char **err);
+
+struct param {
+    const char *name;
+    enum ptype type;
+    const char *def;   /* default as text; "" for empty */
+    char unit;         /* P_TIME: Postfix's default unit for a bare number */
+    int64_t min, max;  /* P_INT, P_SIZE, P_TIME (ms) */
+    size_t off;
+    param_check check; /* extra validation of each (list) value, or NULL */
+};
+
+static int check_listen(const char *v, const char **err);
+static int check_cidr(const char *v, const char **err);
+static int check_tls_level(const char *v, const char **err);
+static int check_abs_path(const char *v, const char **err);
+static int check_log_level(const char *v, const char **err);
+static int check_log_target(const char *v, const char **err);
+
+#define OFF(f) offsetof(sl_config, f)
+#define BIG INT64_MAX
+static const struct param params[] = {
+    {"queue_directory", P_STR, "/var/spool/sluice", 0, 0, 0, OFF(queue_directory), check_abs_path},
+    {"myhostname", P_STR, "", 0, 0, 0, OFF(myhostname), NULL},
+    {"myorigin", P_STR, "", 0, 0, 0, OFF(myorigin), NULL},
+    {"mail_owner", P_STR, "", 0, 0, 0, OFF(mail_owner), NULL},
+    {"maillog_file", P_STR, "", 0, 0, 0, OFF(maillog_file), check_log_target},
+    {"log_level", P_STR, "info", 0, 0, 0, OFF(log_level), check_log_level},
+    {"listen", P_LIST, "127.0.0.1:25", 0, 0, 0, OFF(listen), check_listen},
+    {"mynetworks", P_LIST, "127.0.0.0/8, [::1]/128", 0, 0, 0, OFF(mynetworks), check_cidr},
+    {"smtpd_banner", P_STR, "$myhostname ESMTP sluice", 0, 0, 0, OFF(smtpd_banner), NULL},
+    {"message_size_limit", P_SIZE, "10240000", 0, 1024, (int64_t)1 << 40, OFF(message_size_limit), NULL},
+    {"smtpd_recipient_limit", P_INT, "1000", 0, 1, 1000000, OFF(smtpd_recipient_limit), NULL},
+    {"smtpd_client_connection_count_limit", P_INT, "50", 0, 0, 1000000,
+     OFF(smtpd_client_connection_count_limit), NULL},
+    {"smtpd_connection_limit", P_INT, "500", 0, 1, 1000000, OFF(smtpd_connection_limit), NULL},
+    {"smtpd_timeout", P_TIME, "300s", 's', 100, BIG, OFF(smtpd_timeout_ms), NULL},
+    {"smtpd_hard_error_limit", P_INT, "20", 0, 1, 100000, OFF(smtpd_hard_error_limit), NULL},
+    {"smtpd_soft_error_limit", P_INT, "10", 0, 0, 100000, OFF(smtpd_soft_error_limit), NULL},
+    {"smtpd_error_sleep_time", P_TIME, "1s", 's', 0, 600000, OFF(smtpd_error_sleep_time_ms), NULL},
+    {"line_length_limit", P_INT, "2048", 0, 512, 1 << 20, OFF(line_length_limit), NULL},
+    {"smtpd_tls_cert_file", P_STR, "", 0, 0, 0, OFF(smtpd_tls_cert_file), NULL},
+    {"smtpd_tls_key_file", P_STR, "", 0, 0, 0, OFF(smtpd_tls_key_file), NULL},
+    {"smtpd_tls_security_level", P_STR, "", 0, 0, 0, OFF(smtpd_tls_security_level), check_tls_level},
+    {"relayhost", P_STR, "", 0, 0, 0, OFF(relayhost), NULL},
+    {"spool_segment_size", P_SIZE, "64m", 0, 65536, (int64_t)1 << 34, OFF(spool_segment_size), NULL},
+};
+#define NPARAMS (sizeof params / sizeof params[0])
+
+/* find_param - the definition of name, or NULL */
+static const struct param *find_param(const char *name)
+{
+    for (size_t i = 0; i < NPARAMS; i++)
+        if (strcmp(params[i].name, name) == 0)
+            return &params[i];
+    return NULL;
+}
+
+static int check_listen(const char *v, const char **err)
+{
+    netaddr a;
+    return netaddr_parse(v, 0, &a, err);
+}
+
+static int check_cidr(const char *v, const char **err)
+{
+    cidr c;
+    if (cidr_parse(v, &c) == 0)
+        return 0;
+    *err = "expected a network like 127.0.0.0/8 or [::1]/128";
+    return -1;
+}
+
+static int check_tls_level(const char *v, const char **err)
+{
+    if (!*v || !strcmp(v, "none") || !strcmp(v, "may") || !strcmp(v, "encrypt"))
+        return 0;
+    *err = "expected none, may or encrypt";
+    return -1;
+}
+
+static int check_abs_path(const char *v, const char **err)
+{
+    if (v[0] == '/')
+        return 0;
+    *err = "must be an absolute path";
+    return -1;
+}
+
+static int check_log_level(const char *v, const char **err)
+{
+    if (log_parse_level(v) >= 0)
+        return 0;
+    *err = "expected debug, info, notice, warning or error";
+    return -1;
+}
+
+static int check_log_target(const char *v, const char **err)
+{
+    if (!*v || !strcmp(v, "stderr") || !strcmp(v, "syslog") || v[0] == '/')
+        return 0;
+    *err = "expected empty (stderr), stderr, syslog or an absolute file path";
+    return -1;
+}
+
+/* strlist_clear - free the items */
+static void strlist_clear(strlist *l)
+{
+    for (int i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+}
+
+/* strlist_split - items separated by commas and/or white space, appended to l */
+static void strlist_split(strlist *l, const char *text)
+{
+    const char *p = text;
+    while (*p) {
+        p += strspn(p, ", \t\r\n");
+        size_t n = strcspn(p, ", \t\r\n");
+        if (!n)
+            break;
+        l->v = xrealloc(l->v, sizeof(char *) * (size_t)(l->n + 1));
+        l->v[l->n++] = xstrndup(p, n);
+        p += n;
+    }
+}
+
+/* parse_number - the numeric types of a parameter; 0 or -1 with *err set */
+static int parse_number(const struct param *p, const char *text, int64_t *out, const char **err)
+{
+    int rc;
+    if (p->type == P_TIME)
+        rc = units_parse_time(text, p->unit, out);
+    else if (p->type == P_SIZE)
+        rc = units_parse_size(text, out);
+    else {
+        char *end;
+        long long v = strtoll(text, &end, 10);
+        rc = (end == text || *end) ? -1 : 0;
+        *out = v;
+    }
+    if (rc < 0) {
+        *err = p->type == P_TIME ? "expected a time such as 300s, 5m, 1h, 5d or 1w"
+               : p->type == P_SIZE ? "expected a size in bytes (optional k, m or g suffix)"
+                                   : "expected an integer";
+        return -1;
+    }
+    if (*out < p->min || *out > p->max) {
+        *err = "value out of range";
+        return -1;
+    }
+    return 0;
+}
+
+/* param_set - parse text as the value of p into cfg; 0, or -1 with *err set */
+static int param_set(sl_config *cfg, const struct param *p, const char *text, const char **err)
+{
+    void *field = (char *)cfg + p->off;
+    switch (p->type) {
+    case P_STR:
+        if (p->check && p->check(text, err) < 0)
+            return -1;
+        free(*(char **)field);
+        *(char **)field = xstrdup(text);
+        return 0;
+    case P_BOOL: {
+        int b = units_parse_bool(text);
+        if (b < 0) {
+            *err = "expected yes or no";
+            return -1;
+        }
+        *(int *)field = b;
+        return 0;
+    }
+    case P_LIST: {
+        strlist l = {0};
+        strlist_split(&l, text);
+        for (int i = 0; i < l.n; i++)
+            if (p->check && p->check(l.v[i], err) < 0) {
+                strlist_clear(&l);
+                return -1;
+            }
+        strlist_clear((strlist *)field);
+        *(strlist *)field = l;
+        return 0;
+    }
+    default:
+        return parse_number(p, text, (int64_t *)field, err);
+    }
+}
+
+/* setting_text - a libconfig setting as the text param_set takes; NULL for a group */
+static char *setting_text(config_setting_t *s)
+{
+    dbuf b = {0};
+    switch (config_setting_type(s)) {
+    case CONFIG_TYPE_STRING:
+        return xstrdup(config_setting_get_string(s));
+    case CONFIG_TYPE_INT:
+        return xasprintf("%d", config_setting_get_int(s));
+    case CONFIG_TYPE_INT64:
+        return xasprintf("%lld", config_setting_get_int64(s));
+    case CONFIG_TYPE_FLOAT:
+        return xasprintf("%.17g", config_setting_get_float(s));
+    case CONFIG_TYPE_BOOL:
+        return xstrdup(config_setting_get_bool(s) ? "yes" : "no");
+    case CONFIG_TYPE_ARRAY:
+    case CONFIG_TYPE_LIST:
+        for (int i = 0; i < config_setting_length(s); i++) {
+            char *t = setting_text(config_setting_get_elem(s, (unsigned)i));
+            if (!t) {
+                dbuf_free(&b);
+                return NULL;
+            }
+            dbuf_printf(&b, "%s%s", i ? ", " : "", t);
+            free(t);
+        }
+        return (char *)dbuf_steal(&b, NULL);
+    default:
+        return NULL;
+    }
+}
+
+/* load_file - apply every setting of the file; 0, or -1 with err filled */
+static int load_file(sl_config *cfg, const char *path, char *err, int errlen)
+{
+    config_t cf;
+    config_init(&cf);
+    int rc = -1;
+    if (config_read_file(&cf, path) != CONFIG_TRUE) {
+        if (config_error_type(&cf) == CONFIG_ERR_FILE_IO)
+            snprintf(err, (size_t)errlen, "%s: cannot read the file", path);
+        else
+            snprintf(err, (size_t)errlen, "%s:%d: %s", config_error_file(&cf) ? config_error_file(&cf) : path,
+                     config_error_line(&cf), config_error_text(&cf));
+        goto out;
+    }
+    config_setting_t *root = config_root_setting(&cf);
+    for (int i = 0; i < config_setting_length(root); i++) {
+        config_setting_t *s = config_setting_get_elem(root, (unsigned)i);
+        const char *name = config_setting_name(s);
+        int line = (int)config_setting_source_line(s);
+        const struct param *p = find_param(name);
+        if (!p) {
+            snprintf(err, (size_t)errlen, "%s:%d: unknown parameter '%s'", path, line, name);
+            goto out;
+        }
+        char *text = setting_text(s);
+        const char *why = "expected a value, not a group";
+        if (!text || param_set(cfg, p, text, &why) < 0) {
+            snprintf(err, (size_t)errlen, "%s:%d: %s = %s: %s", path, line, name, text ? text : "{...}",
+                     why);
+            free(text);
+            goto out;
+        }
+        free(text);
+    }
+    rc = 0;
+out:
+    config_destroy(&cf);
+    return rc;
+}
+
+/* apply_override - one "name=value" */
+static int apply_override(sl_config *cfg, const char *kv, char *err, int errlen)
+{
+    const char *eq = strchr(kv, '=');
+    if (!eq) {
+        snprintf(err, (size_t)errlen, "-o %s: expected name=value", kv);
+        return -1;
+    }
+    char *name = xstrndup(kv, (size_t)(eq - kv));
+    size_t nl = strlen(name);
+    while (nl && (name[nl - 1] == ' ' || name[nl - 1] == '\t'))
+        name[--nl] = 0;
+    const char *value = eq + 1 + strspn(eq + 1, " \t");
+    const struct param *p = find_param(name);
+    const char *why = NULL;
+    int rc = 0;
+    if (!p) {
+        snprintf(err, (size_t)errlen, "-o %s: unknown parameter '%s'", kv, name);
+        rc = -1;
+    } else if (param_set(cfg, p, value, &why) < 0) {
+        snprintf(err, (size_t)errlen, "-o %s: %s", kv, why);
+        rc = -1;
+    }
+    free(name);
+    return rc;
+}
+
+/* default_hostname - the host's name, fully qualified when the resolver knows it */
+static char *default_hostname(void)
+{
+    char h[256] = "localhost";
+    gethostname(h, sizeof h - 1);
+    h[sizeof h - 1] = 0;
+    if (!strchr(h, '.')) {
+        struct addrinfo hints = {.ai_flags = AI_CANONNAME}, *res = NULL;
+        if (getaddrinfo(h, NULL, &hints, &res) == 0 && res && res->ai_canonname &&
+            strchr(res->ai_canonname, '.')) {
+            char *c = xstrdup(res->ai_canonname);
+            freeaddrinfo(res);
+            return c;
+        }
+        if (res)
+            freeaddrinfo(res);
+    }
+    return xstrdup(h);
+}
+
+/* derive - fill the derived fields and cross-parameter checks */
+static int derive(sl_config *cfg, char *err, int errlen)
+{
+    if (!cfg->myhostname[0]) {
+        free(cfg->myhostname);
+        cfg->myhostname = default_hostname();
+    }
+    if (!cfg->myorigin[0]) {
+        free(cfg->myorigin);
+        cfg->myorigin = xstrdup(cfg->myhostname);
+    }
+    cfg->mynetworks_cidr = xcalloc((size_t)cfg->mynetworks.n + 1, sizeof(cidr));
+    for (int i = 0; i < cfg->mynetworks.n; i++)
+        cidr_parse(cfg->mynetworks.v[i], &cfg->mynetworks_cidr[cfg->n_mynetworks_cidr++]);
+    cfg->listen_addrs = xcalloc((size_t)cfg->listen.n + 1, sizeof(netaddr));
+    for (int i = 0; i < cfg->listen.n; i++) {
+        const char *why;
+        netaddr_parse(cfg->listen.v[i], 0, &cfg->listen_addrs[cfg->n_listen_addrs++], &why);
+    }
+    int has_cert = cfg->smtpd_tls_cert_file[0] != 0, has_key = cfg->smtpd_tls_key_file[0] != 0;
+    if (has_cert != has_key) {
+        snprintf(err, (size_t)errlen, "smtpd_tls_cert_file and smtpd_tls_key_file go together");
+        return -1;
+    }
+    if (!strcmp(cfg->smtpd_tls_security_level, "encrypt") && !has_cert) {
+        snprintf(err, (size_t)errlen, "smtpd_tls_security_level = encrypt needs smtpd_tls_cert_file");
+        return -1;
+    }
+    if (!cfg->smtpd_tls_security_level[0]) {
+        free(cfg->smtpd_tls_security_level);
+        cfg->smtpd_tls_security_level = xstrdup(has_cert ? "may" : "none");
+    }
+    return 0;
+}
+
+sl_config *config_load(const char *path, char *const *overrides, int n_overrides, char *err,
+                       int errlen)
+{
+    sl_config *cfg = xcalloc(1, sizeof *cfg);
+    for (size_t i = 0; i < NPARAMS; i++) {
+        const char *why;
+        if (param_set(cfg, &params[i], params[i].def, &why) < 0)
+            panic("default of %s does not parse: %s", params[i].name, why);
+    }
+    if (path) {
+        cfg->path = xstrdup(path);
+        if (load_file(cfg, path, err, errlen) < 0)
+            goto fail;
+    }
+    for (int i = 0; i < n_overrides; i++)
+        if (apply_override(cfg, overrides[i], err, errlen) < 0)
+            goto fail;
+    if (derive(cfg, err, errlen) < 0)
+        goto fail;
+    return cfg;
+fail:
+    config_free(cfg);
+    return NULL;
+}
+
+void config_free(sl_config *cfg)
+{
+    if (!cfg)
+        return;
+    for (size_t i = 0; i < NPARAMS; i++) {
+        void *field = (char *)cfg + params[i].off;
+        if (params[i].type == P_STR)
+            free(*(char **)field);
+        else if (params[i].type == P_LIST)
+            strlist_clear((strlist *)field);
+    }
+    free(cfg->mynetworks_cidr);
+    free(cfg->listen_addrs);
+    free(cfg->path);
+    free(cfg);
+}
+
+/* value_text - a parameter's value formatted as text (caller frees) */
+static char *value_text(const sl_config *cfg, const struct param *p)
+{
+    const void *field = (const char *)cfg + p->off;
+    char tb[32];
+    switch (p->type) {
+    case P_STR:
+        return xstrdup(*(char *const *)field);
+    case P_BOOL:
+        return xstrdup(*(const int *)field ? "yes" : "no");
+    case P_TIME:
+        return xstrdup(units_format_ms(*(const int64_t *)field, tb, sizeof tb));
+    case P_LIST: {
+        const strlist *l = field;
+        dbuf b = {0};
+        for (int i = 0; i < l->n; i++)
+            dbuf_printf(&b, "%s%s", i ? ", " : "", l->v[i]);
+        return (char *)dbuf_steal(&b, NULL);
+    }
+    default:
+        return xasprintf("%lld", (long long)*(const int64_t *)field);
+    }
+}
+
+char *config_param_value(const sl_config *cfg, const char *name)
+{
+    const struct param *p = find_param(name);
+    return p ? value_text(cfg, p) : NULL;
+}
+
+void config_dump(const sl_config *cfg, int nondefault, FILE *out)
+{
+    sl_config *def = nondefault ? config_load(NULL, NULL, 0, (char[8]){0}, 8) : NULL;
+    for (size_t i = 0; i < NPARAMS; i++) {
+        char *v = value_text(cfg, &params[i]);
+        char *d = def ? value_text(def, &params[i]) : NULL;
+        if (!d || strcmp(v, d) != 0)
+            fprintf(out, "%s = %s\n", params[i].name, v);
+        free(v);
+        free(d);
+    }
+    config_free(def);
+}

@@ -1,0 +1,66 @@
+/* config.h - sluice's parameters: Postfix's names, meanings and units where Postfix has the
+ * knob.  One file (libconfig syntax, `name = value;`), then `-o name=value` overrides, on top
+ * of built-in defaults.  Errors name the file and line (or the -o argument).
+ * A config is owned by whoever loaded it; config_free releases it. */
+#ifndef SLUICE_CONFIG_H
+#define SLUICE_CONFIG_H
+#include <stdint.h>
+#include <stdio.h>
+
+#include "common/netaddr.h"
+
+typedef struct strlist {
+    char **v;
+    int n;
+} strlist;
+
+typedef struct sl_config {
+    /* paths and names */
+    char *queue_directory;
+    char *myhostname;
+    char *myorigin;
+    char *mail_owner;
+    /* logging */
+    char *maillog_file;
+    char *log_level;
+    /* submission listeners and relay control */
+    strlist listen;
+    strlist mynetworks;
+    char *smtpd_banner;
+    int64_t message_size_limit;
+    int64_t smtpd_recipient_limit;
+    int64_t smtpd_client_connection_count_limit;
+    int64_t smtpd_connection_limit;
+    int64_t smtpd_timeout_ms;
+    int64_t smtpd_hard_error_limit;
+    int64_t smtpd_soft_error_limit;
+    int64_t smtpd_error_sleep_time_ms;
+    int64_t line_length_limit;
+    char *smtpd_tls_cert_file;
+    char *smtpd_tls_key_file;
+    char *smtpd_tls_security_level;
+    /* delivery (used by the delivery agent) */
+    char *relayhost;
+    /* spool */
+    int64_t spool_segment_size;
+
+    /* derived, filled by config_load */
+    cidr *mynetworks_cidr;
+    int n_mynetworks_cidr;
+    netaddr *listen_addrs;
+    int n_listen_addrs;
+    char *path;   /* the file loaded, or NULL */
+} sl_config;
+
+/* config_load - defaults, then the file (NULL for none), then each "name=value" override.
+ * Returns a new config, or NULL with a message in err (file:line: text). */
+sl_config *config_load(const char *path, char *const *overrides, int n_overrides,
+                       char *err, int errlen);
+void config_free(sl_config *cfg);
+/* config_dump - print every parameter as `name = value` (non-default only when nondefault) */
+void config_dump(const sl_config *cfg, int nondefault, FILE *out);
+/* config_param_value - the current value of one parameter as text (caller frees); NULL if
+ * the name is unknown */
+char *config_param_value(const sl_config *cfg, const char *name);
+
+#endif
