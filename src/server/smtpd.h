@@ -26,7 +26,8 @@ enum smtpd_stage {
 
 /* A hook's decision.  The engine zeroes it before each hook call; code 0 means "carry on
  * with the engine's default reply"; code -1 drops the connection at once without any reply
- * (a receiver that vanishes mid-transaction).  text is "X.Y.Z text" (an enhanced code first), lines
+ * (a receiver that vanishes mid-transaction; replies already queued for earlier pipelined
+ * commands still go out first).  text is "X.Y.Z text" (an enhanced code first), lines
  * separated by '\n' for a multi-line reply.  close: close after sending.  delay_ms: hold the
  * reply that long (tarpit).  policy: a static name of the rule that fired, for records. */
 typedef struct smtpd_reply {
@@ -73,7 +74,7 @@ typedef struct smtpd_opts {
     int64_t max_connections;       /* total sessions on this listener */
     int64_t max_conn_per_ip;       /* simultaneous sessions per client IP */
     const char *per_ip_reply;      /* full text for the per-IP 421, or NULL for the default
-                                      "4.7.0 Too many connections from IP" */
+                                      "4.7.0 HOSTNAME Error: too many connections from IP" */
     int64_t timeout_ms;            /* idle time per command (smtpd_timeout) */
     int64_t max_message_size;      /* message_size_limit */
     int64_t max_rcpts;             /* smtpd_recipient_limit */
@@ -88,10 +89,23 @@ typedef struct smtpd_opts {
     const char *name;              /* listener name for logs/records, default "ip:port" */
 } smtpd_opts;
 
-/* smtpd_listen - bind and listen on addr; NULL with a message in err */
+/* smtpd_listen - bind and listen on addr; NULL with a message in err.  addr NULL makes an
+ * unbound listener that only runs sockets handed to smtpd_listener_adopt.  line_limit 0
+ * means Postfix's default of 2048 (a command line can't be unlimited).  The process ignores
+ * SIGPIPE from then on: a write to a vanished client must be an error, not a signal. */
 smtpd_listener *smtpd_listen(struct event_base *base, const netaddr *addr, const smtpd_opts *o,
                              char *err, int errlen);
-/* smtpd_listener_free - stop accepting and close every session of this listener */
+/* smtpd_listener_port - the TCP port bound (the real one after binding port 0); 0 unbound */
+int smtpd_listener_port(const smtpd_listener *l);
+/* smtpd_listener_adopt - run a session on an already-connected socket (an inherited socket,
+ * a socketpair in tests and fuzzing), with the same limits and hooks as an accepted one.
+ * 0: the engine owns fd from then on; -1 (bad arguments): fd is still the caller's. */
+int smtpd_listener_adopt(smtpd_listener *l, int fd, const struct sockaddr *peer,
+                         socklen_t peerlen);
+/* smtpd_listener_free - stop accepting and close every session of this listener (each gets
+ * on_close now, except one whose message is still with on_message: that one is closed now and
+ * freed, with on_close, by its smtpd_message_done; smtpd_session_listener is then NULL).
+ * Not to be called from inside a hook. */
 void smtpd_listener_free(smtpd_listener *l);
 /* smtpd_listener_sessions - sessions open now */
 int smtpd_listener_sessions(const smtpd_listener *l);
