@@ -116,6 +116,12 @@ static int parse_domain(cursor *k)
     return 0;
 }
 
+/* is_dcontent - a byte allowed inside an address literal (%d33-90 / %d94-126) */
+static int is_dcontent(unsigned char ch)
+{
+    return ch >= 33 && ch <= 126 && ch != '[' && ch != '\\' && ch != ']';
+}
+
 /* literal_general - General-address-literal: Ldh-str ":" 1*dcontent; 0 or -1 */
 static int literal_general(const char *p, size_t n)
 {
@@ -125,11 +131,6 @@ static int literal_general(const char *p, size_t n)
         i++;
     if (i == 0 || p[i - 1] == '-' || i >= n || p[i] != ':' || i + 1 == n)
         return -1;
-    for (i++; i < n; i++) {
-        unsigned char ch = (unsigned char)p[i];
-        if (ch < 33 || ch > 126 || ch == '[' || ch == '\\' || ch == ']')
-            return -1;
-    }
     return 0;
 }
 
@@ -138,7 +139,7 @@ static int parse_literal(cursor *k)
 {
     char tmp[64];
     const char *start = ++k->p;   /* past "[" */
-    while (k->p < k->end && *k->p != ']')
+    while (is_dcontent(at(k)))
         k->p++;
     size_t n = (size_t)(k->p - start);
     if (!eat(k, ']') || n == 0 || n >= sizeof tmp)

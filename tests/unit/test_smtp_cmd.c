@@ -119,6 +119,8 @@ static const struct parse_case {
     {"MAIL FROM:<user@[300.1.1.1]>", SMTP_CMD_BAD_SENDER, SMTP_MAIL, NULL, 0, NULL},
     {"MAIL FROM:<user@[IPv6:2001:db8::g]>", SMTP_CMD_BAD_SENDER, SMTP_MAIL, NULL, 0, NULL},
     {"MAIL FROM:<user@[]>", SMTP_CMD_BAD_SENDER, SMTP_MAIL, NULL, 0, NULL},
+    {"MAIL FROM:<user@[1.2.3.4 ]>", SMTP_CMD_BAD_SENDER, SMTP_MAIL, NULL, 0, NULL},
+    {"MAIL FROM:<user@[x:a\\b]>", SMTP_CMD_BAD_SENDER, SMTP_MAIL, NULL, 0, NULL},
     {"MAIL FROM:<user@[1.2.3.4>", SMTP_CMD_BAD_SENDER, SMTP_MAIL, NULL, 0, NULL},
     {"MAIL FROM:<user>", SMTP_CMD_BAD_SENDER, SMTP_MAIL, NULL, 0, NULL},
     {"MAIL FROM:<postmaster>", SMTP_CMD_BAD_SENDER, SMTP_MAIL, NULL, 0, NULL},
@@ -256,6 +258,8 @@ static void test_lengths(void **state)
     assert_int_equal(smtp_cmd_parse(nul, sizeof nul - 1, &c), SMTP_CMD_BAD_SENDER);
     const char nulverb[] = "NO\0OP";
     assert_int_equal(smtp_cmd_parse(nulverb, sizeof nulverb - 1, &c), SMTP_CMD_UNKNOWN);
+    const char nullit[] = "RCPT TO:<u@[192.0.2.1\0]>";   /* found by fuzz_smtp_cmd */
+    assert_int_equal(smtp_cmd_parse(nullit, sizeof nullit - 1, &c), SMTP_CMD_BAD_RCPT);
     const char nularg[] = "HELO a\0b";
     assert_int_equal(smtp_cmd_parse(nularg, sizeof nularg - 1, &c), SMTP_CMD_SYNTAX);
 
