@@ -23,7 +23,8 @@ int log_enabled(enum sl_level level);
 
 void log_msg(enum sl_level level, const char *qid, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-void log_vmsg(enum sl_level level, const char *qid, const char *fmt, va_list ap);
+void log_vmsg(enum sl_level level, const char *qid, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
 
 #define log_debug(qid, ...) \
     do { if (log_enabled(SL_DEBUG)) log_msg(SL_DEBUG, (qid), __VA_ARGS__); } while (0)

@@ -1,7 +1,237 @@
-/* sluiced_main.c - placeholder entry point until the daemon lands. */
+/* sluiced_main.c - the daemon: configuration, start-up order, the event loop, shutdown.
+ *
+ * Start-up: load and check the configuration; create the queue directory; bind the SMTP
+ * listeners (port 25 needs root); drop to mail_owner when set; open the spool (which
+ * recovers the queue from disk); start the control socket and the maildrop pickup; run.
+ * SIGTERM/SIGINT: stop accepting, let the spool finish what it was writing, exit.  SIGHUP:
+ * reopen the log file.  Stays in the foreground and logs to stderr unless maillog_file says
+ * otherwise (systemd style). */
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
-int main(void)
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/xmalloc.h"
+#include "daemon/sluiced.h"
+
+#define EX_USAGE 64
+#define EX_SOFTWARE 70
+#define EX_OSERR 71
+#define EX_CONFIG 78
+
+static void usage(FILE *f)
 {
-    fprintf(stderr, "sluiced: not built yet\n");
-    return 1;
+    fprintf(f, "usage: sluiced [-c FILE] [-o name=value]... [-n] [-v]\n"
+               "  -c FILE        configuration file (default: built-in defaults)\n"
+               "  -o name=value  override a parameter (lists comma-separated); repeatable\n"
+               "  -n             check the configuration and exit (non-zero on error)\n"
+               "  -v             log at debug level\n"
+               "  -V             print the version\n");
+}
+
+/* setup_logging - maillog_file and log_level; 0 or -1 */
+static int setup_logging(const sl_config *c)
+{
+    const char *err;
+    if (c->maillog_file[0] && log_set_target(c->maillog_file, &err) < 0) {
+        fprintf(stderr, "sluiced: maillog_file = %s: %s\n", c->maillog_file, err);
+        return -1;
+    }
+    log_set_level((enum sl_level)log_parse_level(c->log_level));
+    return 0;
+}
+
+/* lookup_owner - mail_owner's uid and gid; 0, 1 when not set, -1 when unknown */
+static int lookup_owner(const sl_config *c, uid_t *uid, gid_t *gid)
+{
+    if (!c->mail_owner[0])
+        return 1;
+    struct passwd *pw = getpwnam(c->mail_owner);
+    if (!pw)
+        return -1;
+    *uid = pw->pw_uid;
+    *gid = pw->pw_gid;
+    return 0;
+}
+
+/* prepare_queue_dir - create it (0755: users reach the socket and maildrop inside) */
+static int prepare_queue_dir(const sl_config *c, int have_owner, uid_t uid, gid_t gid)
+{
+    if (mkdir(c->queue_directory, 0755) < 0 && errno != EEXIST) {
+        log_err(NULL, "queue_directory = %s: %s", c->queue_directory, strerror(errno));
+        return -1;
+    }
+    if (have_owner && getuid() == 0 && chown(c->queue_directory, uid, gid) < 0) {
+        log_err(NULL, "queue_directory = %s: chown: %s", c->queue_directory, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* drop_privileges - become mail_owner (after binding port 25) */
+static int drop_privileges(sluiced *d, int have_owner, uid_t uid, gid_t gid)
+{
+    d->owner_uid = geteuid();
+    if (!have_owner || geteuid() != 0)
+        return 0;
+    if (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(uid) < 0) {
+        log_err(NULL, "cannot become mail_owner %s: %s", d->cfg->mail_owner, strerror(errno));
+        return -1;
+    }
+    d->owner_uid = uid;
+    return 0;
+}
+
+/* write_pid - QUEUE_DIRECTORY/sluiced.pid, for humans and scripts (the lock is the spool's) */
+static void write_pid(const sl_config *c)
+{
+    char *path = xasprintf("%s/sluiced.pid", c->queue_directory);
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fprintf(f, "%d\n", (int)getpid());
+        fclose(f);
+    }
+    free(path);
+}
+
+/* shutdown_all - stop accepting, finish durable writes, free everything */
+static void shutdown_all(sluiced *d)
+{
+    d->stopping = 1;
+    submit_close(d);
+    ctl_stop(d->ctl);
+    maildrop_stop(d->md);
+    spool_close(d->sp);   /* runs the last completions: pending sessions get their replies */
+    d->ctl = NULL;
+    d->md = NULL;
+    d->sp = NULL;
+}
+
+static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
+{
+    sluiced *d = arg;
+    (void)what;
+    log_info(NULL, "signal %d: shutting down", (int)sig);
+    event_base_loopexit(d->base, NULL);
+}
+
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+    (void)sig;
+    (void)what;
+    (void)arg;
+    log_reopen();
+    log_info(NULL, "SIGHUP: log reopened");
+}
+
+/* start - everything after the configuration is loaded; 0 or an exit code */
+static int start(sluiced *d)
+{
+    char err[512];
+    uid_t uid = 0;
+    gid_t gid = 0;
+    int owner = lookup_owner(d->cfg, &uid, &gid);
+    if (owner < 0) {
+        log_err(NULL, "mail_owner = %s: no such user", d->cfg->mail_owner);
+        return EX_CONFIG;
+    }
+    if (prepare_queue_dir(d->cfg, owner == 0, uid, gid) < 0)
+        return EX_OSERR;
+    if (d->cfg->smtpd_tls_cert_file[0]) {
+        d->tls = smtpd_tls_ctx(d->cfg->smtpd_tls_cert_file, d->cfg->smtpd_tls_key_file, err, sizeof err);
+        if (!d->tls) {
+            log_err(NULL, "TLS: %s", err);
+            return EX_CONFIG;
+        }
+    }
+    if (submit_listen(d, err, sizeof err) < 0) {
+        log_err(NULL, "%s", err);
+        return EX_OSERR;
+    }
+    if (drop_privileges(d, owner == 0, uid, gid) < 0)
+        return EX_OSERR;
+    spool_opts so = {.segment_size = (uint64_t)d->cfg->spool_segment_size};
+    d->sp = spool_open(d->base, d->cfg->queue_directory, &so, err, sizeof err);
+    if (!d->sp) {
+        log_err(NULL, "spool: %s", err);
+        return EX_OSERR;
+    }
+    d->ctl = ctl_start(d, err, sizeof err);
+    d->md = d->ctl ? maildrop_start(d, err, sizeof err) : NULL;
+    if (!d->md) {
+        log_err(NULL, "%s", err);
+        return EX_OSERR;
+    }
+    write_pid(d->cfg);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *cfgfile = NULL;
+    char **overrides = xcalloc((size_t)argc + 1, sizeof *overrides);
+    int noverrides = 0, check_only = 0, verbose = 0, ch;
+    log_init("sluiced");
+    while ((ch = getopt(argc, argv, "c:o:nvVh")) != -1) {
+        switch (ch) {
+        case 'c': cfgfile = optarg; break;
+        case 'o': overrides[noverrides++] = optarg; break;
+        case 'n': check_only = 1; break;
+        case 'v': verbose = 1; break;
+        case 'V': printf("sluiced %s\n", SLUICE_VERSION); return 0;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return EX_USAGE;
+        }
+    }
+    if (optind < argc) {
+        usage(stderr);
+        return EX_USAGE;
+    }
+    char err[1024];
+    sluiced d = {0};
+    d.cfg = config_load(cfgfile, overrides, noverrides, err, sizeof err);
+    free(overrides);
+    if (!d.cfg) {
+        fprintf(stderr, "sluiced: configuration error: %s\n", err);
+        return EX_CONFIG;
+    }
+    if (check_only) {
+        printf("sluiced: configuration %s is valid\n", cfgfile ? cfgfile : "(built-in defaults)");
+        config_free(d.cfg);
+        return 0;
+    }
+    if (setup_logging(d.cfg) < 0)
+        return EX_CONFIG;
+    if (verbose)
+        log_set_level(SL_DEBUG);
+    signal(SIGPIPE, SIG_IGN);
+    d.base = event_base_new();
+    log_info(NULL, "sluiced %s starting: queue_directory=%s, myhostname=%s", SLUICE_VERSION,
+             d.cfg->queue_directory, d.cfg->myhostname);
+    int rc = start(&d);
+    if (rc == 0) {
+        struct event *sigs[3] = {evsignal_new(d.base, SIGTERM, on_stop_signal, &d),
+                                 evsignal_new(d.base, SIGINT, on_stop_signal, &d),
+                                 evsignal_new(d.base, SIGHUP, on_hup, &d)};
+        for (int i = 0; i < 3; i++)
+            event_add(sigs[i], NULL);
+        log_info(NULL, "ready: %llu messages in the queue", (unsigned long long)spool_count(d.sp));
+        event_base_dispatch(d.base);
+        for (int i = 0; i < 3; i++)
+            event_free(sigs[i]);
+    }
+    shutdown_all(&d);
+    if (d.tls)
+        SSL_CTX_free(d.tls);
+    event_base_free(d.base);
+    log_info(NULL, "sluiced stopped");
+    config_free(d.cfg);
+    return rc;
 }

@@ -112,6 +112,7 @@ void spool_msg_free(qmsg *m)
     }
     free(m->rcpts);
     free(m->sender);
+    free(m->origin);
     free(m);
 }
 
@@ -262,6 +263,7 @@ static qmsg *new_qmsg(const spool_new *n)
     m->arrival_us = clock_now_us();
     m->size = n->body_len;
     m->sender = xstrdup(n->sender ? n->sender : "");
+    m->origin = n->origin && *n->origin ? xstrdup(n->origin) : NULL;
     m->flags = n->flags;
     m->nrcpt = (uint32_t)n->nrcpt;
     m->rcpts = xcalloc((size_t)n->nrcpt, sizeof *m->rcpts);

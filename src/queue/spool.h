@@ -33,6 +33,7 @@ typedef struct qmsg {
     int64_t arrival_us;
     uint64_t size;             /* body bytes */
     char *sender;
+    char *origin;              /* where a local submission came from (maildrop file), or NULL */
     qrcpt *rcpts;
     uint32_t nrcpt;
     uint32_t nfinal;           /* recipients delivered or bounced */

@@ -95,6 +95,7 @@ static qmsg *msg_from_rec(const rec *r, uint64_t segno, uint64_t off, size_t tot
     m->arrival_us = r->arrival_us;
     m->size = r->body_len;
     m->sender = xstrndup(r->sender, r->sender_len);
+    m->origin = r->origin_len ? xstrndup(r->origin, r->origin_len) : NULL;
     m->flags = r->flags;
     m->nrcpt = r->nrcpt;
     m->rcpts = xcalloc(r->nrcpt, sizeof *m->rcpts);

@@ -1,0 +1,83 @@
+/* cleanup.c - what every accepted message goes through before the spool (Postfix's cleanup):
+ * a Received: field is prepended; a local submission also gets From:, Date: and Message-ID:
+ * when it lacks them, and an SMTP submission (a client in mynetworks: an application) gets
+ * Date: and Message-ID: when it lacks them.  The queue id is assigned here, because the
+ * Received: and Message-ID: fields carry it.  Logs the "queued" line of the message. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/xmalloc.h"
+#include "daemon/sluiced.h"
+#include "smtp/rfc5322.h"
+
+/* message_id - the Message-ID value of msg for the log ("" when none), into buf */
+static void message_id(const uint8_t *msg, size_t len, char *buf, size_t size)
+{
+    rfc5322_iter it;
+    rfc5322_field f;
+    buf[0] = 0;
+    rfc5322_iter_init(&it, msg, len);
+    while (rfc5322_next(&it, &f)) {
+        if (!rfc5322_name_is(&f, "Message-ID"))
+            continue;
+        dbuf v = {0};
+        rfc5322_unfold(&v, f.value, f.value_len);
+        char *s = dbuf_cstr(&v);
+        s += strspn(s, " \t");
+        size_t n = strcspn(s, "\r\n");
+        snprintf(buf, size, "%.*s", (int)(n < size ? n : size - 1), s);
+        dbuf_free(&v);
+        return;
+    }
+}
+
+/* missing_fields - From/Date/Message-ID (or their Resent- forms) the message lacks */
+static void missing_fields(const cleanup_in *in, const char *qid, int64_t now, const char *host,
+                           dbuf *f)
+{
+    unsigned have = rfc5322_have(in->msg, in->len);
+    int resent = (have & RFC5322_HAVE_RESENT) != 0;
+    if (in->local && !(have & (resent ? RFC5322_HAVE_RESENT_FROM : RFC5322_HAVE_FROM)))
+        rfc5322_put_from(f, resent ? "Resent-From" : "From", in->sender, in->fullname);
+    if (!(have & (resent ? RFC5322_HAVE_RESENT_DATE : RFC5322_HAVE_DATE)))
+        rfc5322_put_date(f, resent ? "Resent-Date" : "Date", now);
+    if (!(have & (resent ? RFC5322_HAVE_RESENT_MSGID : RFC5322_HAVE_MSGID)))
+        rfc5322_put_message_id(f, resent ? "Resent-Message-ID" : "Message-ID", qid, now, host);
+}
+
+qid_t cleanup_submit(sluiced *d, const cleanup_in *in, spool_add_cb cb, void *arg)
+{
+    qid_t qid = qid_next();
+    char qs[QID_LEN + 1], uid[32];
+    qid_format(qid, qs);
+    int64_t now = clock_now();
+    snprintf(uid, sizeof uid, "%ld", in->uid);
+    rfc5322_received rcv = {.helo = in->local ? NULL : in->helo,
+                            .client_ip = in->local ? NULL : in->client_ip,
+                            .host = d->cfg->myhostname,
+                            .uid = in->local ? uid : NULL,
+                            .proto = in->local ? NULL : in->proto,
+                            .qid = qs,
+                            .rcpt = in->nrcpt == 1 ? in->rcpts[0] : NULL,
+                            .time = now};
+    dbuf fields = {0}, msg = {0};
+    rfc5322_put_received(&fields, &rcv);
+    missing_fields(in, qs, now, d->cfg->myhostname, &fields);
+    rfc5322_prepend(&msg, fields.data, fields.len, in->msg, in->len);
+    dbuf_free(&fields);
+    char mid[256];
+    message_id(msg.data, msg.len, mid, sizeof mid);
+    log_info(qs, "from=<%s>, size=%zu, nrcpt=%d, %s%s%s, message-id=%s", in->sender, msg.len,
+             in->nrcpt, in->local ? "uid=" : "client=", in->local ? uid : in->client_ip,
+             in->local ? "" : "", mid[0] ? mid : "<>");
+    spool_new n = {.sender = in->sender, .rcpts = in->rcpts, .nrcpt = in->nrcpt,
+                   .flags = in->flags | (in->local ? MSGF_LOCAL : 0),
+                   .client_ip = in->local ? "" : in->client_ip, .helo = in->helo,
+                   .proto = in->local ? "local" : in->proto, .origin = in->origin, .qid = qid};
+    size_t blen;
+    n.body = dbuf_steal(&msg, &blen);
+    n.body_len = blen;
+    return spool_add(d->sp, &n, cb, arg);
+}

@@ -1,0 +1,66 @@
+/* sluiced.h - the daemon's shared state.  One instance per process, owned by main; the
+ * parts (submission listeners, cleanup, control socket, maildrop pickup) hold a pointer to
+ * it and run on its one event loop. */
+#ifndef SLUICE_SLUICED_H
+#define SLUICE_SLUICED_H
+#include <event2/event.h>
+#include <openssl/ssl.h>
+#include <sys/types.h>
+
+#include "config/config.h"
+#include "queue/spool.h"
+#include "server/smtpd.h"
+
+typedef struct ctl_server ctl_server;
+typedef struct maildrop maildrop;
+
+typedef struct sluiced {
+    sl_config *cfg;
+    struct event_base *base;
+    spool *sp;
+    smtpd_listener **listeners;
+    int nlisteners;
+    SSL_CTX *tls;
+    ctl_server *ctl;
+    maildrop *md;
+    uid_t owner_uid;           /* the uid the daemon runs as (after dropping privileges) */
+    int stopping;
+    uint64_t submitted;        /* messages accepted since start */
+} sluiced;
+
+/* cleanup.c - complete a message's headers and queue it */
+typedef struct cleanup_in {
+    const char *sender;
+    const char *const *rcpts;
+    int nrcpt;
+    const uint8_t *msg;        /* the message as received: CRLF lines */
+    size_t len;
+    int local;                 /* from `sluice send` (maildrop or control socket) */
+    long uid;                  /* local: the submitting user */
+    const char *fullname;      /* local: sendmail -F */
+    const char *client_ip, *helo, *proto;
+    const char *origin;        /* maildrop file name, for idempotent import */
+    uint32_t flags;            /* MSGF_8BITMIME, MSGF_SMTPUTF8 */
+} cleanup_in;
+
+/* cleanup_submit - prepend Received (and From, Date, Message-ID where missing) and append the
+ * message to the spool; cb runs when it is durable (or failed).  Returns the queue id. */
+qid_t cleanup_submit(sluiced *d, const cleanup_in *in, spool_add_cb cb, void *arg);
+
+/* submit.c - the SMTP submission listeners */
+int submit_listen(sluiced *d, char *err, int errlen);
+void submit_close(sluiced *d);
+
+/* control.c - the local control socket (queue commands and `sluice send`) */
+ctl_server *ctl_start(sluiced *d, char *err, int errlen);
+void ctl_stop(ctl_server *c);
+/* ctl_socket_path - DIR/control.sock for a queue directory (caller frees) */
+char *ctl_socket_path(const char *queue_directory);
+
+/* maildrop.c - pickup of messages `sluice send` wrote while the daemon was down */
+maildrop *maildrop_start(sluiced *d, char *err, int errlen);
+void maildrop_stop(maildrop *m);
+/* maildrop_dir - DIR/maildrop (caller frees) */
+char *maildrop_dir(const char *queue_directory);
+
+#endif

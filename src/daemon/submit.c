@@ -1,0 +1,131 @@
+/* submit.c - the SMTP submission listeners of sluiced: the server engine with the daemon's
+ * policy.  Recipients are accepted only from clients in mynetworks (554 5.7.1 otherwise);
+ * a finished message goes through cleanup into the spool, and the 250 is sent when the
+ * spool's group commit has made it durable. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/xmalloc.h"
+#include "daemon/sluiced.h"
+
+/* in_mynetworks - the client is one of ours */
+static int in_mynetworks(const sluiced *d, const struct sockaddr *sa)
+{
+    for (int i = 0; i < d->cfg->n_mynetworks_cidr; i++)
+        if (cidr_match(&d->cfg->mynetworks_cidr[i], sa))
+            return 1;
+    return 0;
+}
+
+/* on_rcpt - relay control */
+static void on_rcpt(smtpd_session *s, const char *rcpt, smtpd_reply *r)
+{
+    sluiced *d = smtpd_session_ctx(s);
+    if (in_mynetworks(d, smtpd_session_peer(s)))
+        return;
+    r->code = 554;
+    snprintf(r->text, sizeof r->text, "5.7.1 <%s>: Relay access denied", rcpt);
+    r->policy = "relay";
+    log_notice(NULL, "reject: RCPT from [%s]: 554 5.7.1 <%s>: Relay access denied; from=<%s> "
+               "to=<%s> helo=<%s>", smtpd_session_ip(s), rcpt,
+               smtpd_session_sender(s) ? smtpd_session_sender(s) : "", rcpt, smtpd_session_helo(s));
+}
+
+/* A message waiting for its group commit. */
+typedef struct pending_msg {
+    smtpd_session *s;
+    smtpd_message *m;
+} pending_msg;
+
+/* on_queued - the spool's answer: durable (250) or not (451) */
+static void on_queued(void *arg, qmsg *qm, int err)
+{
+    pending_msg *p = arg;
+    smtpd_reply r = {0};
+    if (qm) {
+        char qs[QID_LEN + 1];
+        r.code = 250;
+        snprintf(r.text, sizeof r.text, "2.0.0 Ok: queued as %s", qid_format(qm->qid, qs));
+    } else {
+        r.code = err == ENOSPC ? 452 : 451;
+        snprintf(r.text, sizeof r.text, "%s", err == ENOSPC ? "4.3.1 Insufficient system storage"
+                                                               : "4.3.0 Error: queue file write error");
+    }
+    smtpd_message_done(p->s, p->m, &r);
+    free(p);
+}
+
+/* on_message - a complete message: into cleanup and the spool */
+static void on_message(smtpd_session *s, smtpd_message *m)
+{
+    sluiced *d = smtpd_session_ctx(s);
+    if (d->stopping) {
+        smtpd_reply r = {.code = 421, .close = 1};
+        snprintf(r.text, sizeof r.text, "4.3.2 %s Service shutting down", d->cfg->myhostname);
+        smtpd_message_done(s, m, &r);
+        return;
+    }
+    pending_msg *p = xmalloc(sizeof *p);
+    p->s = s;
+    p->m = m;
+    const char *proto = smtpd_session_esmtp(s) ? (smtpd_session_tls(s) ? "ESMTPS" : "ESMTP")
+                                               : "SMTP";
+    cleanup_in in = {.sender = m->sender, .rcpts = (const char *const *)m->rcpts,
+                     .nrcpt = m->nrcpt, .msg = m->body.data, .len = m->body.len,
+                     .client_ip = smtpd_session_ip(s), .helo = smtpd_session_helo(s),
+                     .proto = proto,
+                     .flags = (m->body_8bitmime ? MSGF_8BITMIME : 0) |
+                              (m->smtputf8 ? MSGF_SMTPUTF8 : 0)};
+    cleanup_submit(d, &in, on_queued, p);
+}
+
+static const smtpd_hooks submit_hooks = {
+    .on_rcpt = on_rcpt,
+    .on_message = on_message,
+};
+
+int submit_listen(sluiced *d, char *err, int errlen)
+{
+    const sl_config *c = d->cfg;
+    smtpd_opts o = {
+        .hostname = c->myhostname,
+        .banner = c->smtpd_banner,
+        .max_connections = c->smtpd_connection_limit,
+        .max_conn_per_ip = c->smtpd_client_connection_count_limit,
+        .timeout_ms = c->smtpd_timeout_ms,
+        .max_message_size = c->message_size_limit,
+        .max_rcpts = c->smtpd_recipient_limit,
+        .hard_error_limit = c->smtpd_hard_error_limit,
+        .soft_error_limit = c->smtpd_soft_error_limit,
+        .error_sleep_ms = c->smtpd_error_sleep_time_ms,
+        .line_limit = c->line_length_limit,
+        .tls = d->tls,
+        .tls_required = strcmp(c->smtpd_tls_security_level, "encrypt") == 0,
+        .hooks = &submit_hooks,
+        .hook_ctx = d,
+    };
+    d->listeners = xcalloc((size_t)c->n_listen_addrs + 1, sizeof *d->listeners);
+    for (int i = 0; i < c->n_listen_addrs; i++) {
+        char e[256];
+        smtpd_listener *l = smtpd_listen(d->base, &c->listen_addrs[i], &o, e, sizeof e);
+        if (!l) {
+            snprintf(err, (size_t)errlen, "listen = %s: %s", c->listen.v[i], e);
+            return -1;
+        }
+        d->listeners[d->nlisteners++] = l;
+        log_info(NULL, "listening for SMTP on %s", smtpd_listener_name(l));
+    }
+    return 0;
+}
+
+void submit_close(sluiced *d)
+{
+    for (int i = 0; i < d->nlisteners; i++)
+        smtpd_listener_free(d->listeners[i]);
+    free(d->listeners);
+    d->listeners = NULL;
+    d->nlisteners = 0;
+}
