@@ -53,7 +53,9 @@ static void put_line(dbuf *out, int code, char sep, const char *enh, size_t enhl
                      const char *line, size_t n)
 {
     char cls = (char)('0' + code / 100 % 10);
-    dbuf_printf(out, "%03d%c", code % 1000, sep);
+    uint8_t head[4] = {(uint8_t)cls, (uint8_t)('0' + code / 10 % 10),
+                       (uint8_t)('0' + code % 10), (uint8_t)sep};
+    dbuf_put(out, head, 4);
     size_t own = smtp_enhanced_len(line, n);
     if (own) {
         put_enhanced(out, line, own, cls);
