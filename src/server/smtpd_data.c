@@ -20,7 +20,7 @@
 #include "common/xmalloc.h"
 #include "server/smtpd_int.h"
 
-#define SCAN_PRESIZE_MAX (16 * 1024 * 1024)   /* trust SIZE= only this far */
+#define SCAN_PRESIZE_MAX (1024 * 1024)   /* trust SIZE= only this far: a claim costs no bytes */
 
 enum scan_state {
     SC_BOL,      /* at a line start after CRLF: "." may begin the end marker */

@@ -443,7 +443,7 @@ const char *smtp_verb_name(enum smtp_verb v)
     for (size_t i = 0; i < sizeof verb_table / sizeof verb_table[0]; i++)
         if (verb_table[i].verb == v)
             return verb_table[i].name;
-    return "unknown";
+    return "UNKNOWN";
 }
 
 int smtp_param_is(const smtp_param *p, const char *key)

@@ -66,7 +66,7 @@ enum smtp_cmd_err smtp_cmd_parse(const char *line, size_t len, smtp_cmd *c);
 /* smtp_cmd_error_reply - the reply code and "X.Y.Z text" for a parse error of verb v */
 int smtp_cmd_error_reply(enum smtp_cmd_err e, enum smtp_verb v, const char **text);
 
-/* smtp_verb_name - "MAIL", "EHLO", ..., "unknown" (static, lower-case for unknown) */
+/* smtp_verb_name - "MAIL", "EHLO", ..., "UNKNOWN" (a static string) */
 const char *smtp_verb_name(enum smtp_verb v);
 
 /* smtp_param_is - 1 when the parameter's keyword is key (case-insensitive) */
