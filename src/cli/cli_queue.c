@@ -271,8 +271,12 @@ int cli_queue_main(cli_globals *g, int argc, char **argv)
 
 int cli_mailq_main(cli_globals *g, int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
+    for (int i = 1; i < argc; i++) {   /* mailq [-C|-c FILE] [-o name=value] */
+        if ((!strcmp(argv[i], "-C") || !strcmp(argv[i], "-c")) && i + 1 < argc)
+            g->config_file = argv[++i];
+        else if (!strcmp(argv[i], "-o") && i + 1 < argc)
+            cli_add_override(g, argv[++i]);
+    }
     sl_config *cfg = cli_config(g, "mailq");
     if (!cfg)
         return EX_CONFIG;

@@ -84,7 +84,7 @@ static int parse_options(cli_globals *g, send_opts *o, int argc, char **argv, co
             if (!val || !strcmp(val, "m"))
                 break;
             if (!strcmp(val, "p")) {
-                *rc = cli_mailq_main(g, 1, argv);
+                *rc = cli_mailq_main(g, 0, argv);
                 return -2;
             }
             if (!strcmp(val, "i")) {   /* newaliases: there are no local aliases */
