@@ -158,7 +158,7 @@ static void unsupported(smtpd_session *s, enum smtpd_stage st, const smtp_param 
     refuse(s, st, 555, text);
 }
 
-/* mail_params - check MAIL FROM parameters into *mp; 0, or -1 after replying */
+/* parse_mail_params - check MAIL FROM parameters into *mp; 0, or -1 after replying */
 static int parse_mail_params(smtpd_session *s, const smtp_cmd *c, mail_params *mp)
 {
     for (int i = 0; i < c->nparam; i++) {
