@@ -245,17 +245,19 @@ static char *setting_text(config_setting_t *s)
     }
 }
 
-/* load_file - apply every setting of the file; 0, or -1 with err filled */
-static int load_file(sl_config *cfg, const char *path, char *err, int errlen)
+/* load_file - apply every setting of the file (or of text, named path); 0, or -1 with err */
+static int load_file(sl_config *cfg, const char *path, const char *text, char *err, int errlen)
 {
     config_t cf;
     config_init(&cf);
     int rc = -1;
-    if (config_read_file(&cf, path) != CONFIG_TRUE) {
+    int ok = text ? config_read_string(&cf, text) : config_read_file(&cf, path);
+    if (ok != CONFIG_TRUE) {
         if (config_error_type(&cf) == CONFIG_ERR_FILE_IO)
             snprintf(err, (size_t)errlen, "%s: cannot read the file", path);
         else
-            snprintf(err, (size_t)errlen, "%s:%d: %s", config_error_file(&cf) ? config_error_file(&cf) : path,
+            snprintf(err, (size_t)errlen, "%s:%d: %s",
+                     config_error_file(&cf) ? config_error_file(&cf) : path,
                      config_error_line(&cf), config_error_text(&cf));
         goto out;
     }
@@ -269,15 +271,15 @@ static int load_file(sl_config *cfg, const char *path, char *err, int errlen)
             snprintf(err, (size_t)errlen, "%s:%d: unknown parameter '%s'", path, line, name);
             goto out;
         }
-        char *text = setting_text(s);
+        char *val = setting_text(s);
         const char *why = "expected a value, not a group";
-        if (!text || param_set(cfg, p, text, &why) < 0) {
-            snprintf(err, (size_t)errlen, "%s:%d: %s = %s: %s", path, line, name, text ? text : "{...}",
+        if (!val || param_set(cfg, p, val, &why) < 0) {
+            snprintf(err, (size_t)errlen, "%s:%d: %s = %s: %s", path, line, name, val ? val : "{...}",
                      why);
-            free(text);
+            free(val);
             goto out;
         }
-        free(text);
+        free(val);
     }
     rc = 0;
 out:
@@ -367,8 +369,9 @@ static int derive(sl_config *cfg, char *err, int errlen)
     return 0;
 }
 
-sl_config *config_load(const char *path, char *const *overrides, int n_overrides, char *err,
-                       int errlen)
+/* load - the shared body of config_load and config_load_text */
+static sl_config *load(const char *path, const char *text, char *const *overrides,
+                       int n_overrides, char *err, int errlen)
 {
     sl_config *cfg = xcalloc(1, sizeof *cfg);
     for (size_t i = 0; i < NPARAMS; i++) {
@@ -378,7 +381,7 @@ sl_config *config_load(const char *path, char *const *overrides, int n_overrides
     }
     if (path) {
         cfg->path = xstrdup(path);
-        if (load_file(cfg, path, err, errlen) < 0)
+        if (load_file(cfg, path, text, err, errlen) < 0)
             goto fail;
     }
     for (int i = 0; i < n_overrides; i++)
@@ -390,6 +393,18 @@ sl_config *config_load(const char *path, char *const *overrides, int n_overrides
 fail:
     config_free(cfg);
     return NULL;
+}
+
+sl_config *config_load(const char *path, char *const *overrides, int n_overrides, char *err,
+                       int errlen)
+{
+    return load(path, NULL, overrides, n_overrides, err, errlen);
+}
+
+sl_config *config_load_text(const char *text, const char *name, char *const *overrides,
+                            int n_overrides, char *err, int errlen)
+{
+    return load(name, text, overrides, n_overrides, err, errlen);
 }
 
 void config_free(sl_config *cfg)

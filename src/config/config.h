@@ -56,6 +56,9 @@ typedef struct sl_config {
  * Returns a new config, or NULL with a message in err (file:line: text). */
 sl_config *config_load(const char *path, char *const *overrides, int n_overrides,
                        char *err, int errlen);
+/* config_load_text - the same from text in memory, errors naming it name */
+sl_config *config_load_text(const char *text, const char *name, char *const *overrides,
+                            int n_overrides, char *err, int errlen);
 void config_free(sl_config *cfg);
 /* config_dump - print every parameter as `name = value` (non-default only when nondefault) */
 void config_dump(const sl_config *cfg, int nondefault, FILE *out);

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/log.h"
 #include "common/xmalloc.h"
 #include "daemon/sluiced.h"
 
@@ -28,10 +27,7 @@ static void on_rcpt(smtpd_session *s, const char *rcpt, smtpd_reply *r)
         return;
     r->code = 554;
     snprintf(r->text, sizeof r->text, "5.7.1 <%s>: Relay access denied", rcpt);
-    r->policy = "relay";
-    log_notice(NULL, "reject: RCPT from [%s]: 554 5.7.1 <%s>: Relay access denied; from=<%s> "
-               "to=<%s> helo=<%s>", smtpd_session_ip(s), rcpt,
-               smtpd_session_sender(s) ? smtpd_session_sender(s) : "", rcpt, smtpd_session_helo(s));
+    r->policy = "relay";   /* the engine logs the refusal */
 }
 
 /* A message waiting for its group commit. */

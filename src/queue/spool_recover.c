@@ -31,13 +31,18 @@ typedef struct upd {
     char *reply;
 } upd;
 
-typedef struct scan {
+typedef struct scan scan;
+typedef void (*aside_fn)(spool *s, uint64_t segno, uint64_t off, const uint8_t *p, size_t n,
+                         const char *why, enum sl_level level);
+
+struct scan {
     spool *s;
+    aside_fn aside;   /* set_aside; a fuzzer puts a no-op here */
     upd *u;
     size_t nu, cap;
     uint64_t max_lsn, max_qid;
     uint64_t nrecords;
-} scan;
+};
 
 /* list_segments - the segment numbers in spooldir, ascending */
 static uint64_t *list_segments(const char *dir, size_t *n)
@@ -211,19 +216,19 @@ static size_t scan_bytes(scan *sc, uint64_t segno, const uint8_t *p, size_t n)
             continue;
         }
         if (st == REC_BADPAYLOAD || st == REC_BADVERSION) {   /* framed but not understood */
-            set_aside(sc->s, segno, off, p + off, total, rec_status_text(st), SL_ERR);
+            sc->aside(sc->s, segno, off, p + off, total, rec_status_text(st), SL_ERR);
             off += total;
             valid_end = off;
             continue;
         }
         size_t next = next_valid(p, n, off);
         if (next == n) {
-            set_aside(sc->s, segno, off, p + off, n - off,
+            sc->aside(sc->s, segno, off, p + off, n - off,
                       "incomplete record at the end (a write that was never acknowledged)",
                       SL_NOTICE);
             break;
         }
-        set_aside(sc->s, segno, off, p + off, next - off, rec_status_text(st), SL_ERR);
+        sc->aside(sc->s, segno, off, p + off, next - off, rec_status_text(st), SL_ERR);
         off = next;
         valid_end = off;
     }
@@ -321,7 +326,7 @@ int spool_recover(spool *s, char *err, int errlen)
 {
     size_t nseg;
     uint64_t *segnos = list_segments(s->spooldir, &nseg);
-    scan sc = {.s = s};
+    scan sc = {.s = s, .aside = set_aside};
     int rc = 0;
     for (size_t i = 0; i < nseg && rc == 0; i++)
         rc = scan_segment(&sc, segnos[i], err, errlen);
