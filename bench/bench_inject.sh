@@ -1,0 +1,472 @@
+#!/bin/bash
+# bench_inject.sh - issue 2, "durable injection rate".
+#
+# In one run on this machine:
+#  1. sluiced: smtpblast sends N messages of SIZE bytes over 1, 10 and 50 concurrent clients,
+#     with a new connection per message ("conn") and with connections reused ("reuse", -d).
+#     A 250 after DATA means the message is fsync'd, and there is no delivery yet, so this is
+#     the durable injection rate.  Each run gets a fresh daemon and an empty queue under
+#     /var/spool (the file system Postfix uses).  After each run the queue must hold exactly
+#     the messages smtpblast counted as accepted (`sluice queue list --json | wc -l`).
+#     Recorded too: sluiced's CPU time (/proc/PID/stat), smtpblast's, the box's, and the
+#     disk's write and flush requests (/proc/diskstats).
+#  2. The peer, Debian's Postfix (smtpd + cleanup), with the same smtpblast load, durably,
+#     delivery switched off: every message is put on hold
+#     (smtpd_end_of_data_restrictions = check_client_access static:HOLD), the approach of the
+#     injection-only phase of /work/shared/peers/postfix_relay.sh.  Default settings plus
+#     in_flow_delay=0.  The held files must match smtpblast's accepted count; they are
+#     deleted after each run.  Postfix is stopped at the end and its configuration files put
+#     back as they were.
+#  3. The disk's serial fsync ceiling on /var/spool: fdatasync'd 4 KB appends per second
+#     (/work/shared/peers/fsync_bench.sh), measured before and after the runs.
+# sluice and Postfix runs alternate (same point, same rep) so that both see the same noise;
+# the summary reports medians over the reps and the ratio sluice/Postfix.
+#
+# Environment (all optional):
+#   N=10000 REPS=3 SIZE=4096 CLIENTS="1 10 50" MODES="conn reuse"
+#   SLUICE_ADDR=127.0.0.1:2600   loopback only; Postfix always listens on 127.0.0.1:25
+#   SPOOL_BASE=/var/spool/sluice-bench   created and removed by this script
+#   PEER=postfix|none   PEERS_DIR=/work/shared/peers   FSYNC_COUNT=2000 FSYNC_REPS=3
+#   WARMUP=500 (messages, once per system)   RUN_TIMEOUT=600 (seconds per smtpblast run)
+#   BENCH_OUT=/tmp/sluice-bench   results go to $BENCH_OUT/inject/
+# Exit status: 0 when every run completed and every queue check passed (a missed target
+# is reported, not an error), 1 otherwise.
+# shellcheck disable=SC2016  # awk programs and column expressions are meant to stay unexpanded
+# shellcheck disable=SC1091  # the peer recipes live outside the tree (PEERS_DIR)
+set -euo pipefail
+source "$(dirname "$0")/lib_bench.sh"
+
+N=${N:-10000}
+REPS=${REPS:-3}
+SIZE=${SIZE:-4096}
+CLIENTS=${CLIENTS:-"1 10 50"}
+MODES=${MODES:-"conn reuse"}
+SLUICE_ADDR=${SLUICE_ADDR:-127.0.0.1:2600}
+SPOOL_BASE=${SPOOL_BASE:-/var/spool/sluice-bench}
+PEER=${PEER:-postfix}
+PEERS_DIR=${PEERS_DIR:-/work/shared/peers}
+FSYNC_COUNT=${FSYNC_COUNT:-2000}
+FSYNC_REPS=${FSYNC_REPS:-3}
+WARMUP=${WARMUP:-500}
+RUN_TIMEOUT=${RUN_TIMEOUT:-600}
+OUT=$BENCH_OUT/inject
+TSV=$OUT/runs.tsv
+PF_ADDR=127.0.0.1:25
+PF_HOLD='smtpd_end_of_data_restrictions=check_client_access static:HOLD'
+PF_SETTINGS=(in_flow_delay=0)
+TARGET_CLIENTS=50          # the targets are judged at this concurrency, new connection per message
+TARGET_RATIO=3
+
+b_init
+mkdir -p "$OUT"
+rm -f "$OUT"/*.json "$OUT"/*.err   # per-run files of an earlier run
+failures=0
+fail() { b_log "FAIL: $*"; failures=$((failures + 1)); }
+
+# ---------------------------------------------------------------- checks and set-up
+case ${SLUICE_ADDR%:*} in
+    127.* | "[::1]") ;;
+    *) b_die "SLUICE_ADDR=$SLUICE_ADDR: benchmarks talk to loopback only" ;;
+esac
+SLUICED=$(b_find_bin sluiced) || b_die "no sluiced under $BUILD_DIR: run 'make build' first"
+SLUICE=$(b_find_bin sluice) || b_die "no sluice under $BUILD_DIR: run 'make build' first"
+SMTPBLAST=$(b_find_bin smtpblast) || b_die "no smtpblast under $BUILD_DIR: run 'make build' first"
+for p in $CLIENTS; do [[ $p =~ ^[1-9][0-9]*$ ]] || b_die "CLIENTS: bad value $p"; done
+for m in $MODES; do [[ $m == conn || $m == reuse ]] || b_die "MODES: conn and/or reuse, not $m"; done
+[[ $N =~ ^[1-9][0-9]*$ && $REPS =~ ^[1-9][0-9]*$ ]] || b_die "N and REPS must be positive integers"
+
+# The spool base is ours alone: refuse to wipe a directory this script did not create.
+MARK=.sluice-bench-owned
+if [ -e "$SPOOL_BASE" ] && [ ! -e "$SPOOL_BASE/$MARK" ] && [ -n "$(ls -A "$SPOOL_BASE" 2>/dev/null)" ]; then
+    b_die "$SPOOL_BASE exists and was not made by this bench; set SPOOL_BASE to another directory"
+fi
+mkdir -p "$SPOOL_BASE" || b_die "cannot create $SPOOL_BASE"
+touch "$SPOOL_BASE/$MARK"
+b_on_exit 'rm -rf "$SPOOL_BASE"'
+b_tmpdir TMP
+
+# Snapshot the programs: the tree is shared, and a rebuild during the run must not mix
+# binaries between runs.
+mkdir -p "$TMP/bin"
+cp -p "$SLUICED" "$SLUICE" "$SMTPBLAST" "$TMP/bin/"
+SLUICED_ID="$(cd "$BENCH_ROOT" && git rev-parse --short HEAD 2>/dev/null || echo '?')"
+[ -z "$(cd "$BENCH_ROOT" && git status --porcelain --untracked-files=no -- src 2>/dev/null)" ] ||
+    SLUICED_ID="$SLUICED_ID (src/ had uncommitted changes)"
+SLUICED_ID="$SLUICED_ID, sluiced built $(date -r "$SLUICED" '+%Y-%m-%d %H:%M:%S'), sha256 $(sha256sum "$SLUICED" | cut -c1-12)"
+SLUICED=$TMP/bin/sluiced SLUICE=$TMP/bin/sluice SMTPBLAST=$TMP/bin/smtpblast
+
+if b_listening "${SLUICE_ADDR%:*}" "${SLUICE_ADDR##*:}"; then
+    b_die "$SLUICE_ADDR is already in use; set SLUICE_ADDR=127.0.0.1:PORT"
+fi
+DISK=$(b_disk_of "$SPOOL_BASE" || true)
+TIMECMD=()
+[ -x /usr/bin/time ] && TIMECMD=(/usr/bin/time -f "%U %S" -o "$TMP/time.txt")
+
+# ---------------------------------------------------------------- the peer
+PEER_OK=0
+PEER_WHY=""
+PF_VERSION=""
+if [ "$PEER" = none ]; then
+    PEER_WHY="skipped (PEER=none)"
+elif ! command -v postconf >/dev/null 2>&1 || [ ! -x /usr/sbin/postfix ]; then
+    PEER_WHY="Postfix is not installed (sh scripts/deps.sh bench installs it)"
+elif [ ! -r "$PEERS_DIR/common.sh" ] || [ ! -r "$PEERS_DIR/postfix_common.sh" ]; then
+    PEER_WHY="the peer recipes are not at $PEERS_DIR (set PEERS_DIR)"
+elif [ "$(id -u)" != 0 ]; then
+    PEER_WHY="running Postfix as the peer needs root"
+else
+    PEER_OK=1
+    PF_VERSION=$(postconf -d -h mail_version 2>/dev/null || echo "?")
+fi
+
+if [ "$PEER_OK" = 1 ]; then
+    export PEERS_OUT=$OUT/peers PEERS_BUILD=$TMP/peers-build
+    export POSTFIX_LOG=/var/log/postfix-sluice-bench.log
+    source "$PEERS_DIR/common.sh"
+    source "$PEERS_DIR/postfix_common.sh"
+    mkdir -p "$PEERS_OUT" "$PEERS_BUILD"
+fi
+
+PF_TOUCHED=0
+# peer_restore: held mail deleted, Postfix stopped, /etc/postfix/*.cf as they were before
+peer_restore() {
+    [ "$PF_TOUCHED" = 1 ] || return 0
+    PF_TOUCHED=0
+    postsuper -d ALL hold >/dev/null 2>&1 || true
+    postfix_stop
+    local f
+    for f in main.cf master.cf main.cf.peers-orig master.cf.peers-orig; do
+        if [ -e "$TMP/etc-orig/$f" ]; then
+            cp -p "$TMP/etc-orig/$f" "/etc/postfix/$f"
+        elif [ -e "$TMP/etc-orig/$f.absent" ]; then
+            rm -f "/etc/postfix/$f"
+        fi
+    done
+    if [ -s "$POSTFIX_LOG" ]; then
+        grep -E 'warning|error|fatal|panic' "$POSTFIX_LOG" | tail -200 >"$OUT/postfix-warnings.txt" || true
+    fi
+    rm -f "$POSTFIX_LOG"
+    b_log "Postfix stopped, held mail deleted, /etc/postfix/*.cf as they were before the bench"
+}
+
+pf_held() { find /var/spool/postfix/hold -type f 2>/dev/null | wc -l; }
+pf_other() {
+    find /var/spool/postfix/incoming /var/spool/postfix/active /var/spool/postfix/deferred \
+        /var/spool/postfix/maildrop -type f 2>/dev/null | wc -l
+}
+
+peer_setup() {
+    if b_listening 127.0.0.1 25 && ! postfix status >/dev/null 2>&1; then
+        PEER_OK=0; PEER_WHY="127.0.0.1:25 is taken by something other than Postfix"; return
+    fi
+    if postfix status >/dev/null 2>&1; then
+        b_log "Postfix is already running: stopping it (the peer needs its own configuration)"
+        PEER_NOTE="Postfix was running before the bench; it was stopped and is left stopped."
+        postfix_stop
+    fi
+    mkdir -p "$TMP/etc-orig"
+    local f
+    for f in main.cf master.cf main.cf.peers-orig master.cf.peers-orig; do
+        if [ -e "/etc/postfix/$f" ]; then cp -p "/etc/postfix/$f" "$TMP/etc-orig/$f"; else touch "$TMP/etc-orig/$f.absent"; fi
+    done
+    PF_TOUCHED=1
+    # relayhost: a loopback port nobody should listen on; nothing is delivered anyway (HOLD)
+    postfix_configure "[127.0.0.1]:9" "${PF_SETTINGS[@]}" "$PF_HOLD" >"$OUT/postfix-configure.txt" 2>&1 ||
+        { PEER_OK=0; PEER_WHY="postfix_configure failed (see $OUT/postfix-configure.txt)"; return; }
+    postconf -n >"$OUT/postfix-main.cf.txt"
+    postconf -x in_flow_delay default_process_limit smtpd_client_connection_count_limit \
+        smtpd_client_event_limit_exceptions smtpd_peername_lookup queue_directory \
+        smtpd_end_of_data_restrictions >"$OUT/postfix-settings.txt"
+    postsuper -d ALL >/dev/null 2>&1 || true
+    : >"$POSTFIX_LOG"
+    postfix_start || { PEER_OK=0; PEER_WHY="Postfix did not start (see $POSTFIX_LOG)"; return; }
+}
+
+# ---------------------------------------------------------------- one measured run
+# blast ADDR MODE CLIENTS COUNT JSON: run smtpblast, bounded by RUN_TIMEOUT; returns its status
+blast() {
+    local addr=$1 mode=$2 s=$3 count=$4 json=$5 extra=()
+    [ "$mode" = reuse ] && extra=(-d)
+    rm -f "$TMP/time.txt"
+    timeout --foreground "$RUN_TIMEOUT" "${TIMECMD[@]}" "$SMTPBLAST" "${extra[@]}" -s "$s" -m "$count" -l "$SIZE" \
+        -j "$addr" >"$json" 2>"${json%.json}.err"
+}
+
+# measure SYSTEM MODE CLIENTS REP ADDR CPUFN: one timed smtpblast run; sets the R_* globals
+measure() {
+    local sys=$1 mode=$2 s=$3 rep=$4 addr=$5 cpufn=$6
+    local json=$OUT/$sys-$mode-s$s-r$rep.json c0 c1 d0 d1 p0 p1 rc=0
+    local w0 w1
+    c0=$(b_cpu_snap); d0=$(b_disk_snap "$DISK"); p0=$($cpufn); w0=$(b_now)
+    blast "$addr" "$mode" "$s" "$N" "$json" || rc=$?
+    w1=$(b_now); p1=$($cpufn); d1=$(b_disk_snap "$DISK"); c1=$(b_cpu_snap)
+    R_WALL=$(awk -v a="$w0" -v b="$w1" 'BEGIN { printf "%.3f", b - a }')
+    R_RC=$rc
+    R_ACC=$(b_json_num "$json" accepted); R_ACC=${R_ACC:-0}
+    R_REF=$(b_json_num "$json" refused); R_REF=${R_REF:-n/a}
+    R_LOST=$(b_json_num "$json" lost); R_LOST=${R_LOST:-n/a}
+    R_SECS=$(b_json_num "$json" elapsed_s); R_SECS=${R_SECS:-0}
+    R_P50=$(b_json_num "$json" p50); R_P50=${R_P50:-n/a}
+    R_P99=$(b_json_num "$json" p99); R_P99=${R_P99:-n/a}
+    R_RATE=$(awk -v a="$R_ACC" -v t="$R_SECS" 'BEGIN { r = 0; if (t > 0) r = a / t; printf "%.0f", r }')
+    if [ -n "$p0" ] && [ -n "$p1" ]; then
+        R_SRVCPU=$(awk -v a="$p0" -v b="$p1" -v hz="$HZ" 'BEGIN { printf "%.2f", (b - a) / hz }')
+    else
+        R_SRVCPU=n/a
+    fi
+    R_BLASTCPU=n/a
+    [ ! -s "$TMP/time.txt" ] || R_BLASTCPU=$(awk 'NF == 2 { printf "%.2f", $1 + $2 }' "$TMP/time.txt" | tail -1)
+    read -r R_BUSY R_IOWAIT _ <<<"$(b_cpu_delta "$c0" "$c1")"
+    read -r R_WOPS R_WMB R_FLUSH <<<"$(b_disk_delta "$d0" "$d1")"
+}
+
+# record SYSTEM MODE CLIENTS REP QUEUED CHECK: append the run to the TSV and show it
+record() {
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+        "$1" "$2" "$3" "$4" "$N" "$R_ACC" "$R_REF" "$R_LOST" "$R_SECS" "$R_RATE" "$R_P50" "$R_P99" \
+        "$R_SRVCPU" "$R_BLASTCPU" "$R_BUSY" "$R_IOWAIT" "$R_WOPS" "$R_WMB" "$R_FLUSH" "$5" "$6" "$R_RC" "$R_WALL" >>"$TSV"
+    printf '%-7s %-5s %3s clients rep %s: %6s msgs/s  accepted %s refused %s lost %s  server CPU %ss  flushes %s  check: %s\n' \
+        "$1" "$2" "$3" "$4" "$R_RATE" "$R_ACC" "$R_REF" "$R_LOST" "$R_SRVCPU" "$R_FLUSH" "$6"
+}
+
+SL_PID=""
+sl_cpu() { b_proc_ticks "$SL_PID"; }
+
+# sluice_start: a fresh sluiced on an empty queue; sets SL_PID and SL_Q
+sluice_start() {
+    SL_Q=$SPOOL_BASE/q
+    rm -rf "$SL_Q"
+    mkdir -p "$SL_Q"
+    "$SLUICED" -o queue_directory="$SL_Q" -o listen="$SLUICE_ADDR" -o log_level=warning \
+        2>>"$OUT/sluiced.stderr" &
+    SL_PID=$!
+    b_remember "$SL_PID"
+    b_wait_listen "${SLUICE_ADDR%:*}" "${SLUICE_ADDR##*:}" 10 "$SL_PID" ||
+        b_die "sluiced did not come up on $SLUICE_ADDR (see $OUT/sluiced.stderr)"
+}
+
+sluice_stop() {
+    local rc=0
+    b_stop "$SL_PID" 20 || rc=$?
+    [ "$rc" = 0 ] || fail "sluiced exited with status $rc (see $OUT/sluiced.stderr)"
+    SL_PID=""
+    rm -rf "$SL_Q"
+}
+
+sl_queued() { "$SLUICE" -o queue_directory="$SL_Q" queue list --json 2>>"$OUT/sluice-cli.stderr" | wc -l; }
+
+run_sluice() {
+    local mode=$1 s=$2 rep=$3 queued check
+    sluice_start
+    sync; sleep 0.5
+    measure sluice "$mode" "$s" "$rep" "$SLUICE_ADDR" sl_cpu
+    queued=$(sl_queued)
+    if [ "$R_RC" -gt 1 ]; then
+        check="FAIL (smtpblast exit $R_RC)"; fail "sluice $mode s=$s rep=$rep: smtpblast exit $R_RC"
+    elif [ "$queued" = "$R_ACC" ]; then
+        check="OK (queue $queued = accepted $R_ACC)"
+    else
+        check="FAIL (queue $queued != accepted $R_ACC)"; fail "sluice $mode s=$s rep=$rep: queue $queued, accepted $R_ACC"
+    fi
+    sluice_stop
+    record sluice "$mode" "$s" "$rep" "$queued" "$check"
+}
+
+run_postfix() {
+    local mode=$1 s=$2 rep=$3 held other check i
+    sync; sleep 0.5
+    measure postfix "$mode" "$s" "$rep" "$PF_ADDR" postfix_cpu_ticks
+    for ((i = 0; i < 100; i++)); do
+        held=$(pf_held)
+        [ "$held" -ge "$R_ACC" ] && break
+        sleep 0.1
+    done
+    other=$(pf_other)
+    if [ "$R_RC" -gt 1 ]; then
+        check="FAIL (smtpblast exit $R_RC)"; fail "postfix $mode s=$s rep=$rep: smtpblast exit $R_RC"
+    elif [ "$held" = "$R_ACC" ] && [ "$other" = 0 ]; then
+        check="OK (held $held = accepted $R_ACC)"
+    else
+        check="FAIL (held $held, elsewhere $other, accepted $R_ACC)"
+        fail "postfix $mode s=$s rep=$rep: held $held, other queues $other, accepted $R_ACC"
+    fi
+    record postfix "$mode" "$s" "$rep" "$held" "$check"
+    postsuper -d ALL hold >/dev/null 2>&1 || true
+    [ "$(pf_held)" = 0 ] || b_log "warning: $(pf_held) files still on hold after postsuper -d ALL hold"
+}
+
+# ---------------------------------------------------------------- 3. the serial fsync ceiling
+# measure_fsync: one batch of FSYNC_REPS measurements, appended to fsync.txt (fdatasync lines:
+# "rep=... mode=fdatasync ... ops_per_s=X").  Called before and after the injection runs, so
+# that the ceiling brackets them; fsync_ceiling gives the median of every measurement.
+FSYNC_HOW=""
+FSYNC_BATCHES=0
+measure_fsync() {
+    local dir=$SPOOL_BASE/fsync before after
+    FSYNC_BATCHES=$((FSYNC_BATCHES + 1))
+    before=$(grep -c 'mode=fdatasync' "$OUT/fsync.txt" 2>/dev/null || true)
+    if [ -r "$PEERS_DIR/fsync_bench.sh" ] && [ -r "$PEERS_DIR/fsync_bench.c" ] && command -v gcc >/dev/null; then
+        PEERS_OUT=$OUT/peers PEERS_BUILD=$TMP/peers-build \
+            bash "$PEERS_DIR/fsync_bench.sh" "$FSYNC_COUNT" "$dir" "$FSYNC_REPS" >>"$OUT/fsync.txt" 2>&1 ||
+            b_log "fsync_bench.sh failed (see $OUT/fsync.txt)"
+        FSYNC_HOW="fsync_bench.sh fdatasync, 4 KB appends"
+    fi
+    after=$(grep -c 'mode=fdatasync' "$OUT/fsync.txt" 2>/dev/null || true)
+    if [ "${after:-0}" = "${before:-0}" ]; then
+        # fallback without the peer recipes: dd, every 4 KB write opened O_DSYNC
+        local r t0 t1
+        mkdir -p "$dir"
+        for ((r = 1; r <= FSYNC_REPS; r++)); do
+            t0=$(b_now)
+            timeout 120 dd if=/dev/zero of="$dir/dd.dat" bs=4k count="$FSYNC_COUNT" oflag=dsync status=none
+            t1=$(b_now)
+            echo "batch=$FSYNC_BATCHES rep=$r mode=fdatasync(dd_oflag_dsync) ops=$FSYNC_COUNT ops_per_s=$(b_calc "$FSYNC_COUNT / ($t1 - $t0)")" >>"$OUT/fsync.txt"
+        done
+        rm -rf "$dir"
+        FSYNC_HOW="dd bs=4k oflag=dsync (the peer recipes are missing)"
+    fi
+}
+
+# fsync_ceiling: median fdatasync ops/s over every measurement so far
+fsync_ceiling() {
+    # shellcheck disable=SC2046  # one value per word
+    b_median $(sed -n 's/.*mode=fdatasync.* ops_per_s=\([0-9.]*\).*/\1/p' "$OUT/fsync.txt") |
+        awk '{ printf "%.0f", $1 }'
+}
+
+# ---------------------------------------------------------------- the run
+b_log "bench_inject: N=$N SIZE=$SIZE REPS=$REPS CLIENTS='$CLIENTS' MODES='$MODES' sluiced on $SLUICE_ADDR, spool $SPOOL_BASE (disk ${DISK:-?})"
+echo -e "system\tmode\tclients\trep\tN\taccepted\trefused\tlost\telapsed_s\tmsgs_per_s\tp50_ms\tp99_ms\tserver_cpu_s\tsmtpblast_cpu_s\tbox_busy_s\tbox_iowait_s\tdisk_write_ops\tdisk_MB\tdisk_flushes\tqueued\tcheck\tsmtpblast_rc\twall_s" >"$TSV"
+
+PEER_NOTE=""
+if [ "$PEER_OK" = 1 ]; then
+    b_on_exit peer_restore
+    peer_setup
+fi
+
+b_log "serial fsync ceiling of $SPOOL_BASE"
+: >"$OUT/fsync.txt"
+measure_fsync
+echo "serial fsync ceiling on $SPOOL_BASE before the runs: $(fsync_ceiling) fdatasync/s"
+
+b_log "warm-up: $WARMUP messages to each system"
+sluice_start
+blast "$SLUICE_ADDR" conn 10 "$WARMUP" "$OUT/warmup-sluice.json" || b_log "sluice warm-up: smtpblast exit $?"
+sluice_stop
+if [ "$PEER_OK" = 1 ]; then
+    blast "$PF_ADDR" conn 10 "$WARMUP" "$OUT/warmup-postfix.json" || b_log "Postfix warm-up: smtpblast exit $?"
+    postsuper -d ALL hold >/dev/null 2>&1 || true
+fi
+
+for mode in $MODES; do
+    for s in $CLIENTS; do
+        for ((rep = 1; rep <= REPS; rep++)); do
+            run_sluice "$mode" "$s" "$rep"
+            if [ "$PEER_OK" = 1 ]; then run_postfix "$mode" "$s" "$rep"; fi
+        done
+    done
+done
+
+peer_restore
+
+b_log "serial fsync ceiling of $SPOOL_BASE, again"
+measure_fsync
+FSYNC_OPS=$(fsync_ceiling)
+FSYNC_HOW="$FSYNC_HOW, median of $((FSYNC_BATCHES * FSYNC_REPS)) x $FSYNC_COUNT writes, half before and half after the runs"
+
+# ---------------------------------------------------------------- summary
+# med SYSTEM MODE CLIENTS AWK-EXPR: median over the reps of an expression of the TSV columns
+med() {
+    # shellcheck disable=SC2046  # one value per word
+    b_median $(awk -F'\t' -v sy="$1" -v m="$2" -v s="$3" \
+        'NR > 1 && $1 == sy && $2 == m && $3 == s { v = '"$4"'; if (v != "") print v }' "$TSV")
+}
+# columns: 6 accepted 9 elapsed 10 msgs/s 11 p50 12 p99 13 server cpu 14 smtpblast cpu
+#          15 box busy 19 flushes 21 check 23 wall time around smtpblast (box busy is over it)
+E_CPUMS='($13 == "n/a" || $6 == 0) ? "" : $13 * 1000 / $6'
+E_BLASTMS='($14 == "n/a" || $6 == 0) ? "" : $14 * 1000 / $6'
+E_FLUSH='($19 == "n/a" || $6 == 0) ? "" : $19 / $6'
+E_BUSY='$23 > 0 ? $15 * 100 / ($23 * '"$(nproc)"') : ""'
+
+checks() {  # checks SYSTEM MODE CLIENTS -> "3/3 OK"
+    awk -F'\t' -v sy="$1" -v m="$2" -v s="$3" \
+        'NR > 1 && $1 == sy && $2 == m && $3 == s { n++; if ($21 ~ /^OK/) ok++ }
+         END { printf "%d/%d OK", ok, n }' "$TSV"
+}
+range() {  # range SYSTEM MODE CLIENTS -> "min-max"
+    awk -F'\t' -v sy="$1" -v m="$2" -v s="$3" \
+        'NR > 1 && $1 == sy && $2 == m && $3 == s { if (n++ == 0 || $10 < lo) lo = $10; if ($10 > hi) hi = $10 }
+         END { if (n) printf "%d-%d", lo, hi }' "$TSV"
+}
+ratio() {  # ratio A B -> A/B with 2 decimals, empty when either is missing
+    [ -n "$1" ] && [ -n "$2" ] || return 0
+    awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b }'
+}
+
+SUMMARY=$OUT/summary.txt
+{
+    echo
+    echo "Durable injection: $N messages of $SIZE bytes per run, median of $REPS reps ($(nproc) CPUs, $(date '+%Y-%m-%d %H:%M'))"
+    echo "sluiced: $SLUICED_ID"
+    echo "  on $SLUICE_ADDR, fresh daemon and empty queue per run in $SPOOL_BASE, log_level=warning"
+    if [ "$PEER_OK" = 1 ]; then
+        echo "Postfix $PF_VERSION on $PF_ADDR: Debian defaults (peers' postfix_configure), chroot off, plus ${PF_SETTINGS[*]};"
+        echo "  ${PF_HOLD/=/ = } (mail held, not delivered); held files counted and deleted after each run"
+        echo "  (all settings: $OUT/postfix-main.cf.txt)"
+    else
+        echo "Postfix: peer missing - $PEER_WHY; sluice figures only"
+    fi
+    [ -n "$PEER_NOTE" ] && echo "Note: $PEER_NOTE"
+    echo "serial fsync ceiling of ${DISK:-the disk} under $SPOOL_BASE: $FSYNC_OPS fdatasync/s ($FSYNC_HOW; $OUT/fsync.txt)"
+    for mode in $MODES; do
+        echo
+        if [ "$mode" = conn ]; then echo "New connection per message (smtpblast default):"; else echo "Connections reused (smtpblast -d):"; fi
+        printf '%-8s %10s %11s %15s %15s %13s %14s\n' clients "sluice/s" "Postfix/s" "sluice/Postfix" "sluice/fsync" "sluice CPU-ms" "Postfix CPU-ms"
+        for s in $CLIENTS; do
+            sr=$(med sluice "$mode" "$s" '$10'); pr=$(med postfix "$mode" "$s" '$10')
+            printf '%-8s %10s %11s %15s %15s %13s %14s\n' "$s" "$(b_fmt %.0f "$sr")" "$(b_fmt %.0f "$pr")" \
+                "$(b_fmt %sx "$(ratio "$sr" "$pr")")" "$(b_fmt %sx "$(ratio "$sr" "$FSYNC_OPS")")" \
+                "$(b_fmt %.3f "$(med sluice "$mode" "$s" "$E_CPUMS")")" "$(b_fmt %.3f "$(med postfix "$mode" "$s" "$E_CPUMS")")"
+        done
+    done
+    echo
+    echo "Details (medians; msgs/s range over the reps; CPU-ms per accepted message; box busy = all CPUs):"
+    printf '%-7s %-5s %7s %8s %12s %8s %8s %9s %10s %9s %8s %9s %s\n' system mode clients "msgs/s" range \
+        "p50 ms" "p99 ms" "srv CPUms" "blast CPUms" "box busy" "flush/msg" "refused" "queue check"
+    for mode in $MODES; do
+        for s in $CLIENTS; do
+            for sy in sluice postfix; do
+                [ "$sy" = postfix ] && [ "$PEER_OK" != 1 ] && continue
+                printf '%-7s %-5s %7s %8s %12s %8s %8s %9s %10s %9s %8s %9s %s\n' "$sy" "$mode" "$s" \
+                    "$(b_fmt %.0f "$(med "$sy" "$mode" "$s" '$10')")" "$(range "$sy" "$mode" "$s")" \
+                    "$(b_fmt %.2f "$(med "$sy" "$mode" "$s" '$11')")" "$(b_fmt %.2f "$(med "$sy" "$mode" "$s" '$12')")" \
+                    "$(b_fmt %.3f "$(med "$sy" "$mode" "$s" "$E_CPUMS")")" "$(b_fmt %.3f "$(med "$sy" "$mode" "$s" "$E_BLASTMS")")" \
+                    "$(b_fmt %.0f%% "$(med "$sy" "$mode" "$s" "$E_BUSY")")" "$(b_fmt %.3f "$(med "$sy" "$mode" "$s" "$E_FLUSH")")" \
+                    "$(awk -F'\t' -v sy="$sy" -v m="$mode" -v s="$s" 'NR > 1 && $1 == sy && $2 == m && $3 == s { r += $7 } END { print r + 0 }' "$TSV")" \
+                    "$(checks "$sy" "$mode" "$s")"
+            done
+        done
+    done
+    echo
+    echo "Targets ($TARGET_CLIENTS clients, new connection per message):"
+    if [[ " $CLIENTS " == *" $TARGET_CLIENTS "* && " $MODES " == *" conn "* ]]; then
+        sr=$(med sluice conn "$TARGET_CLIENTS" '$10'); pr=$(med postfix conn "$TARGET_CLIENTS" '$10')
+        if [ "$PEER_OK" = 1 ] && [ -n "$pr" ]; then
+            r=$(ratio "$sr" "$pr")
+            v=$(awk -v r="$r" -v t="$TARGET_RATIO" 'BEGIN { v = "MISS"; if (r != "" && r + 0 >= t) v = "PASS"; print v }')
+            echo "  [$v] sluice >= ${TARGET_RATIO}x Postfix: ${r}x ($(printf %.0f "$sr") vs $(printf %.0f "$pr") msgs/s)"
+        else
+            echo "  [n/a ] sluice >= ${TARGET_RATIO}x Postfix: peer missing ($PEER_WHY)"
+        fi
+        r=$(ratio "$sr" "$FSYNC_OPS")
+        v=$(awk -v a="$sr" -v b="$FSYNC_OPS" 'BEGIN { v = "MISS"; if (a + 0 > b + 0) v = "PASS"; print v }')
+        echo "  [$v] sluice above the serial fsync ceiling: ${r}x ($(printf %.0f "$sr") vs $FSYNC_OPS ops/s)"
+    else
+        echo "  [n/a ] not measured (CLIENTS must include $TARGET_CLIENTS and MODES include conn)"
+    fi
+    [ "$failures" = 0 ] || echo "  $failures FAILURE(S): see the lines marked FAIL above and $TSV"
+    echo
+    echo "Per-run figures: $TSV; smtpblast JSON: $OUT/*.json"
+} | tee "$SUMMARY"
+
+[ "$failures" = 0 ]

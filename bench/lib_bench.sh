@@ -1,0 +1,153 @@
+# lib_bench.sh - small helpers shared by the bench/bench_*.sh scripts.  Source, don't run.
+#
+# Every process a bench starts goes through b_remember and is stopped by PID from b_cleanup
+# (never by name).  Every temporary directory goes through b_tmpdir and is removed there too.
+# A bench adds its own clean-up steps with b_on_exit "command ...": they run after the
+# processes are stopped, last registered first.
+
+BENCH_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+BENCH_ROOT=$(cd "$BENCH_HERE/.." && pwd)
+BENCH_OUT=${BENCH_OUT:-/tmp/sluice-bench}
+BUILD_DIR=${BUILD_DIR:-$BENCH_ROOT/build}
+HZ=$(getconf CLK_TCK)
+
+_B_PIDS=()
+_B_TMPDIRS=()
+_B_EXIT_CMDS=()
+
+b_log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
+b_die() { b_log "ERROR: $*"; exit 1; }
+
+b_now() { date +%s.%N; }
+
+# b_calc EXPR: floating-point arithmetic with awk (EXPR uses awk syntax); "%.6g"-style output
+b_calc() { awk "BEGIN { x = $1; print x }"; }
+
+# b_fmt FORMAT VALUE: printf with a dash for an empty or "n/a" value
+b_fmt() {
+    # shellcheck disable=SC2059  # the format is the caller's
+    if [ -z "$2" ] || [ "$2" = n/a ]; then printf '%s' -; else printf "$1" "$2"; fi
+}
+
+# b_median VALUES...: the median of the numeric arguments (empty if none)
+b_median() {
+    [ $# -gt 0 ] || return 0
+    printf '%s\n' "$@" | sort -g |
+        awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+b_remember() { _B_PIDS+=("$1"); }
+
+b_forget() {
+    local p keep=()
+    for p in "${_B_PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+    _B_PIDS=("${keep[@]}")
+}
+
+# b_stop PID [TIMEOUT_S=10]: SIGTERM, wait, then SIGKILL; returns the process's exit status
+# when it is our child (0 when it was already gone)
+b_stop() {
+    local pid=$1 t=${2:-10} i rc=0
+    kill "$pid" 2>/dev/null || true
+    for ((i = 0; i < t * 10; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then
+        b_log "pid $pid did not stop after ${t}s: SIGKILL"
+        kill -9 "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || rc=$?
+    b_forget "$pid"
+    return "$rc"
+}
+
+# b_tmpdir VAR: create a temporary directory, removed at exit, and store its path in VAR
+b_tmpdir() {
+    local d
+    d=$(mktemp -d /tmp/sluice-bench.XXXXXX)
+    _B_TMPDIRS+=("$d")
+    printf -v "$1" '%s' "$d"
+}
+
+b_on_exit() { _B_EXIT_CMDS+=("$1"); }
+
+b_cleanup() {
+    local i pid d
+    for pid in "${_B_PIDS[@]}"; do b_stop "$pid" 5 || true; done
+    for ((i = ${#_B_EXIT_CMDS[@]} - 1; i >= 0; i--)); do eval "${_B_EXIT_CMDS[$i]}" || true; done
+    _B_EXIT_CMDS=()
+    for d in "${_B_TMPDIRS[@]}"; do rm -rf "$d"; done
+    _B_TMPDIRS=()
+}
+
+b_init() {
+    mkdir -p "$BENCH_OUT"
+    trap b_cleanup EXIT
+    trap 'exit 130' INT TERM HUP
+}
+
+# b_listening HOST PORT: true when something listens on HOST:PORT
+b_listening() { ss -Hltn "src $1:$2" 2>/dev/null | grep -q LISTEN; }
+
+# b_wait_listen HOST PORT [TIMEOUT_S=10] [PID]: wait until HOST:PORT listens (and PID lives)
+b_wait_listen() {
+    local host=$1 port=$2 t=${3:-10} pid=${4:-} i
+    for ((i = 0; i < t * 20; i++)); do
+        b_listening "$host" "$port" && return 0
+        if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then return 1; fi
+        sleep 0.05
+    done
+    return 1
+}
+
+# b_find_bin NAME: path of a built program (build/NAME or build/bench/NAME)
+b_find_bin() {
+    local p
+    for p in "$BUILD_DIR/$1" "$BUILD_DIR/bench/$1"; do
+        [ -x "$p" ] && { echo "$p"; return 0; }
+    done
+    return 1
+}
+
+# b_proc_ticks PID: utime+stime of a live process in clock ticks (empty if gone)
+b_proc_ticks() {
+    # the command name (field 2) may contain spaces: count fields after the last ')'
+    sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $12 + $13 }'
+}
+
+# b_cpu_snap: "busy idle iowait" ticks summed over all CPUs (/proc/stat)
+b_cpu_snap() {
+    awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9, $5, $6 }' /proc/stat
+}
+
+# b_cpu_delta "SNAP0" "SNAP1": "busy_s iowait_s idle_s" in CPU-seconds
+b_cpu_delta() {
+    echo "$1 $2" | awk -v hz="$HZ" '{ printf "%.2f %.2f %.2f\n", ($4 - $1) / hz, ($6 - $3) / hz, ($5 - $2) / hz }'
+}
+
+# b_disk_of DIR: the /proc/diskstats name of the whole disk holding DIR (empty if unknown)
+b_disk_of() {
+    local src dev parent
+    src=$(findmnt -no SOURCE -T "$1" 2>/dev/null | head -1) || return 0
+    [ -b "$src" ] || return 0
+    dev=$(basename "$(readlink -f "$src")")
+    parent=$(lsblk -no PKNAME "/dev/$dev" 2>/dev/null | head -1 | tr -d ' ')
+    [ -n "$parent" ] && dev=$parent
+    awk -v d="$dev" '$3 == d { found = 1 } END { exit !found }' /proc/diskstats && echo "$dev"
+}
+
+# b_disk_snap DEV: "write_ops sectors_written flushes" (flushes: empty on kernels without them)
+b_disk_snap() {
+    [ -n "$1" ] || { echo "n/a n/a n/a"; return; }
+    awk -v d="$1" '$3 == d { print $8, $10, (NF >= 20 ? $19 : "n/a") }' /proc/diskstats
+}
+
+# b_disk_delta "SNAP0" "SNAP1": "write_ops MB_written flushes" (n/a where unknown)
+b_disk_delta() {
+    echo "$1 $2" | awk '{
+        if ($1 == "n/a") { print "n/a n/a n/a"; exit }
+        printf "%d %.1f %s\n", $4 - $1, ($5 - $2) * 512 / 1e6, ($3 == "n/a" || $6 == "n/a") ? "n/a" : $6 - $3 }'
+}
+
+# b_json_num FILE KEY: the first numeric value of "KEY": in a one-line JSON file
+b_json_num() {
+    grep -o "\"$2\":-\?[0-9.]*" "$1" | head -1 | cut -d: -f2
+}
