@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -137,6 +138,21 @@ void log_vmsg(enum sl_level level, const char *qid, const char *fmt, va_list ap)
     }
     ssize_t w = write(fd, line, (size_t)n);
     (void)w;
+    pthread_mutex_unlock(&lg.mu);
+}
+
+void log_raw(enum sl_level level, const char *line)
+{
+    if (level < lg.level)
+        return;
+    pthread_mutex_lock(&lg.mu);
+    if (lg.fd < 0) {
+        syslog(syslog_prio[level], "%s", line);
+    } else {
+        struct iovec v[2] = {{(void *)line, strlen(line)}, {"\n", 1}};
+        ssize_t w = writev(lg.fd, v, 2);
+        (void)w;
+    }
     pthread_mutex_unlock(&lg.mu);
 }
 

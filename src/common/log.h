@@ -33,6 +33,9 @@ void log_vmsg(enum sl_level level, const char *qid, const char *fmt, va_list ap)
 #define log_warn(qid, ...) log_msg(SL_WARN, (qid), __VA_ARGS__)
 #define log_err(qid, ...) log_msg(SL_ERR, (qid), __VA_ARGS__)
 
+/* log_raw - one line exactly as given (e.g. a JSON object), no prefix except for syslog */
+void log_raw(enum sl_level level, const char *line);
+
 /* fatal - the environment is broken (cannot open the spool, bad config): log and exit(1) */
 _Noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* panic - an invariant is broken: log and abort() for a core dump */

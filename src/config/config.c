@@ -15,9 +15,10 @@
 #include "common/dbuf.h"
 #include "common/log.h"
 #include "common/units.h"
+#include "config/nexthop.h"
 #include "common/xmalloc.h"
 
-enum ptype { P_STR, P_INT, P_SIZE, P_TIME, P_BOOL, P_LIST };
+enum ptype { P_STR, P_INT, P_SIZE, P_TIME, P_BOOL, P_LIST, P_MAP };
 
 typedef int (*param_check)(const char *value, const char **err);
 
@@ -37,6 +38,13 @@ static int check_tls_level(const char *v, const char **err);
 static int check_abs_path(const char *v, const char **err);
 static int check_log_level(const char *v, const char **err);
 static int check_log_target(const char *v, const char **err);
+static int check_relayhost(const char *v, const char **err);
+static int check_transport(const char *v, const char **err);
+static int check_smtp_tls_level(const char *v, const char **err);
+static int check_tls_policy(const char *v, const char **err);
+static int check_dns_server(const char *v, const char **err);
+static int check_log_format(const char *v, const char **err);
+static int check_bind(const char *v, const char **err);
 
 #define OFF(f) offsetof(sl_config, f)
 #define BIG INT64_MAX
@@ -63,7 +71,50 @@ static const struct param params[] = {
     {"smtpd_tls_cert_file", P_STR, "", 0, 0, 0, OFF(smtpd_tls_cert_file), NULL},
     {"smtpd_tls_key_file", P_STR, "", 0, 0, 0, OFF(smtpd_tls_key_file), NULL},
     {"smtpd_tls_security_level", P_STR, "", 0, 0, 0, OFF(smtpd_tls_security_level), check_tls_level},
-    {"relayhost", P_STR, "", 0, 0, 0, OFF(relayhost), NULL},
+    {"relayhost", P_STR, "", 0, 0, 0, OFF(relayhost), check_relayhost},
+    {"transport_maps", P_MAP, "", 0, 0, 0, OFF(transport_maps), check_transport},
+    {"dns_servers", P_LIST, "", 0, 0, 0, OFF(dns_servers), check_dns_server},
+    {"dns_timeout", P_TIME, "10s", 's', 100, 600000, OFF(dns_timeout_ms), NULL},
+    {"log_format", P_STR, "text", 0, 0, 0, OFF(log_format), check_log_format},
+    /* retries, with Postfix's defaults and default units */
+    {"minimal_backoff_time", P_TIME, "300s", 's', 0, BIG, OFF(minimal_backoff_time_ms), NULL},
+    {"maximal_backoff_time", P_TIME, "4000s", 's', 0, BIG, OFF(maximal_backoff_time_ms), NULL},
+    {"queue_run_delay", P_TIME, "300s", 's', 10, BIG, OFF(queue_run_delay_ms), NULL},
+    {"maximal_queue_lifetime", P_TIME, "5d", 'd', 0, BIG, OFF(maximal_queue_lifetime_ms), NULL},
+    {"bounce_queue_lifetime", P_TIME, "5d", 'd', 0, BIG, OFF(bounce_queue_lifetime_ms), NULL},
+    {"delay_warning_time", P_TIME, "0h", 'h', 0, BIG, OFF(delay_warning_time_ms), NULL},
+    {"double_bounce_recipient", P_STR, "", 0, 0, 0, OFF(double_bounce_recipient), NULL},
+    /* per-destination scheduling */
+    {"smtp_destination_concurrency_limit", P_INT, "20", 0, 1, 10000,
+     OFF(smtp_destination_concurrency_limit), NULL},
+    {"smtp_destination_rate_delay", P_TIME, "0s", 's', 0, 3600000, OFF(smtp_destination_rate_delay_ms), NULL},
+    {"smtp_destination_recipient_limit", P_INT, "50", 0, 1, 100000,
+     OFF(smtp_destination_recipient_limit), NULL},
+    {"smtp_connection_limit", P_INT, "100", 0, 1, 100000, OFF(smtp_connection_limit), NULL},
+    {"smtp_connection_cache_time_limit", P_TIME, "2s", 's', 0, 3600000,
+     OFF(smtp_connection_cache_time_limit_ms), NULL},
+    {"smtp_connection_reuse_count_limit", P_INT, "0", 0, 0, 1000000,
+     OFF(smtp_connection_reuse_count_limit), NULL},
+    {"smtp_connection_reuse_time_limit", P_TIME, "300s", 's', 0, BIG,
+     OFF(smtp_connection_reuse_time_limit_ms), NULL},
+    /* the SMTP client */
+    {"smtp_port", P_INT, "25", 0, 1, 65535, OFF(smtp_port), NULL},
+    {"smtp_helo_name", P_STR, "", 0, 0, 0, OFF(smtp_helo_name), NULL},
+    {"smtp_bind_address", P_STR, "", 0, 0, 0, OFF(smtp_bind_address), check_bind},
+    {"smtp_bind_address6", P_STR, "", 0, 0, 0, OFF(smtp_bind_address6), check_bind},
+    {"smtp_mx_address_limit", P_INT, "5", 0, 1, 100, OFF(smtp_mx_address_limit), NULL},
+    {"smtp_tls_security_level", P_STR, "may", 0, 0, 0, OFF(smtp_tls_security_level), check_smtp_tls_level},
+    {"smtp_tls_policy_maps", P_MAP, "", 0, 0, 0, OFF(smtp_tls_policy_maps), check_tls_policy},
+    {"smtp_tls_CAfile", P_STR, "", 0, 0, 0, OFF(smtp_tls_CAfile), NULL},
+    {"smtp_connect_timeout", P_TIME, "30s", 's', 1, BIG, OFF(smtp_connect_timeout_ms), NULL},
+    {"smtp_helo_timeout", P_TIME, "300s", 's', 1, BIG, OFF(smtp_helo_timeout_ms), NULL},
+    {"smtp_starttls_timeout", P_TIME, "300s", 's', 1, BIG, OFF(smtp_starttls_timeout_ms), NULL},
+    {"smtp_mail_timeout", P_TIME, "300s", 's', 1, BIG, OFF(smtp_mail_timeout_ms), NULL},
+    {"smtp_rcpt_timeout", P_TIME, "300s", 's', 1, BIG, OFF(smtp_rcpt_timeout_ms), NULL},
+    {"smtp_data_init_timeout", P_TIME, "120s", 's', 1, BIG, OFF(smtp_data_init_timeout_ms), NULL},
+    {"smtp_data_xfer_timeout", P_TIME, "180s", 's', 1, BIG, OFF(smtp_data_xfer_timeout_ms), NULL},
+    {"smtp_data_done_timeout", P_TIME, "600s", 's', 1, BIG, OFF(smtp_data_done_timeout_ms), NULL},
+    {"smtp_quit_timeout", P_TIME, "300s", 's', 1, BIG, OFF(smtp_quit_timeout_ms), NULL},
     {"spool_segment_size", P_SIZE, "64m", 0, 65536, (int64_t)1 << 34, OFF(spool_segment_size), NULL},
 };
 #define NPARAMS (sizeof params / sizeof params[0])
@@ -97,6 +148,73 @@ static int check_tls_level(const char *v, const char **err)
     if (!*v || !strcmp(v, "none") || !strcmp(v, "may") || !strcmp(v, "encrypt"))
         return 0;
     *err = "expected none, may or encrypt";
+    return -1;
+}
+
+static int check_relayhost(const char *v, const char **err)
+{
+    nexthop nh;
+    return nexthop_parse(v, &nh, err);
+}
+
+static int check_transport(const char *v, const char **err)
+{
+    return nexthop_check_map_entry(v, err);
+}
+
+static int check_smtp_tls_level(const char *v, const char **err)
+{
+    static const char *const ok[] = {"none", "may", "encrypt", "verify"};
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(v, ok[i]))
+            return 0;
+    *err = "expected none, may, encrypt or verify";
+    return -1;
+}
+
+static int check_tls_policy(const char *v, const char **err)
+{
+    const char *sp = v + strcspn(v, " \t");
+    if (sp == v || !*sp) {
+        *err = "expected \"DOMAIN LEVEL\" (e.g. \"example.com verify\")";
+        return -1;
+    }
+    return check_smtp_tls_level(sp + strspn(sp, " \t"), err);
+}
+
+static int check_dns_server(const char *v, const char **err)
+{
+    char host[64];
+    const char *at = strchr(v, '@');
+    size_t n = at ? (size_t)(at - v) : strlen(v);
+    netaddr a;
+    if (n >= sizeof host || (at && (!at[1] || strspn(at + 1, "0123456789") != strlen(at + 1)))) {
+        *err = "expected ADDRESS or ADDRESS@PORT (e.g. 127.0.0.1@5353)";
+        return -1;
+    }
+    memcpy(host, v, n);
+    host[n] = 0;
+    if (netaddr_parse(host, 53, &a, err) < 0 || strchr(host, '[')) {
+        *err = "expected a numeric address, optionally @PORT";
+        return -1;
+    }
+    return 0;
+}
+
+static int check_log_format(const char *v, const char **err)
+{
+    if (!strcmp(v, "text") || !strcmp(v, "json"))
+        return 0;
+    *err = "expected text or json";
+    return -1;
+}
+
+static int check_bind(const char *v, const char **err)
+{
+    netaddr a;
+    if (!*v || netaddr_parse(v, 1, &a, err) == 0)
+        return 0;
+    *err = "expected a numeric IP address";
     return -1;
 }
 
@@ -149,6 +267,24 @@ static void strlist_split(strlist *l, const char *text)
     }
 }
 
+/* strlist_split_map - items separated by commas or newlines, spaces inside kept */
+static void strlist_split_map(strlist *l, const char *text)
+{
+    const char *p = text;
+    while (*p) {
+        p += strspn(p, ", \t\r\n");
+        size_t n = strcspn(p, ",\r\n");
+        while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+            n--;
+        if (!n)
+            break;
+        l->v = xrealloc(l->v, sizeof(char *) * (size_t)(l->n + 1));
+        l->v[l->n++] = xstrndup(p, n);
+        p += n;
+        p += strcspn(p, ",\r\n");
+    }
+}
+
 /* parse_number - the numeric types of a parameter; 0 or -1 with *err set */
 static int parse_number(const struct param *p, const char *text, int64_t *out, const char **err)
 {
@@ -196,9 +332,13 @@ static int param_set(sl_config *cfg, const struct param *p, const char *text, co
         *(int *)field = b;
         return 0;
     }
-    case P_LIST: {
+    case P_LIST:
+    case P_MAP: {
         strlist l = {0};
-        strlist_split(&l, text);
+        if (p->type == P_MAP)
+            strlist_split_map(&l, text);
+        else
+            strlist_split(&l, text);
         for (int i = 0; i < l.n; i++)
             if (p->check && p->check(l.v[i], err) < 0) {
                 strlist_clear(&l);
@@ -341,6 +481,14 @@ static int derive(sl_config *cfg, char *err, int errlen)
         free(cfg->myhostname);
         cfg->myhostname = default_hostname();
     }
+    if (!cfg->smtp_helo_name[0]) {
+        free(cfg->smtp_helo_name);
+        cfg->smtp_helo_name = xstrdup(cfg->myhostname);
+    }
+    if (cfg->maximal_backoff_time_ms < cfg->minimal_backoff_time_ms) {
+        snprintf(err, (size_t)errlen, "maximal_backoff_time is less than minimal_backoff_time");
+        return -1;
+    }
     if (!cfg->myorigin[0]) {
         free(cfg->myorigin);
         cfg->myorigin = xstrdup(cfg->myhostname);
@@ -415,7 +563,7 @@ void config_free(sl_config *cfg)
         void *field = (char *)cfg + params[i].off;
         if (params[i].type == P_STR)
             free(*(char **)field);
-        else if (params[i].type == P_LIST)
+        else if (params[i].type == P_LIST || params[i].type == P_MAP)
             strlist_clear((strlist *)field);
     }
     free(cfg->mynetworks_cidr);
@@ -436,7 +584,8 @@ static char *value_text(const sl_config *cfg, const struct param *p)
         return xstrdup(*(const int *)field ? "yes" : "no");
     case P_TIME:
         return xstrdup(units_format_ms(*(const int64_t *)field, tb, sizeof tb));
-    case P_LIST: {
+    case P_LIST:
+    case P_MAP: {
         const strlist *l = field;
         dbuf b = {0};
         for (int i = 0; i < l->n; i++)

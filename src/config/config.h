@@ -39,8 +39,35 @@ typedef struct sl_config {
     char *smtpd_tls_cert_file;
     char *smtpd_tls_key_file;
     char *smtpd_tls_security_level;
-    /* delivery (used by the delivery agent) */
+    /* routing and DNS */
     char *relayhost;
+    strlist transport_maps;        /* "DOMAIN NEXTHOP" entries */
+    strlist dns_servers;
+    int64_t dns_timeout_ms;
+    char *log_format;              /* text or json (delivery lines) */
+    /* retries */
+    int64_t minimal_backoff_time_ms, maximal_backoff_time_ms, queue_run_delay_ms;
+    int64_t maximal_queue_lifetime_ms, bounce_queue_lifetime_ms, delay_warning_time_ms;
+    char *double_bounce_recipient; /* Postfix's 2bounce_notice_recipient; "" logs and drops */
+    /* per-destination scheduling */
+    int64_t smtp_destination_concurrency_limit;
+    int64_t smtp_destination_rate_delay_ms;
+    int64_t smtp_destination_recipient_limit;
+    int64_t smtp_connection_limit;
+    int64_t smtp_connection_cache_time_limit_ms;
+    int64_t smtp_connection_reuse_count_limit;
+    int64_t smtp_connection_reuse_time_limit_ms;
+    /* the SMTP client */
+    int64_t smtp_port;
+    char *smtp_helo_name;
+    char *smtp_bind_address, *smtp_bind_address6;
+    int64_t smtp_mx_address_limit;
+    char *smtp_tls_security_level;
+    strlist smtp_tls_policy_maps;  /* "DOMAIN LEVEL" entries */
+    char *smtp_tls_CAfile;
+    int64_t smtp_connect_timeout_ms, smtp_helo_timeout_ms, smtp_starttls_timeout_ms,
+        smtp_mail_timeout_ms, smtp_rcpt_timeout_ms, smtp_data_init_timeout_ms,
+        smtp_data_xfer_timeout_ms, smtp_data_done_timeout_ms, smtp_quit_timeout_ms;
     /* spool */
     int64_t spool_segment_size;
 

@@ -138,6 +138,12 @@ void spool_on_gone(spool *s, spool_gone_cb cb, void *arg)
     s->gone_arg = arg;
 }
 
+void spool_on_added(spool *s, spool_gone_cb cb, void *arg)
+{
+    s->added_cb = cb;
+    s->added_arg = arg;
+}
+
 /* ---- segments ---- */
 
 seginfo *spool_seg(spool *s, uint64_t segno, int create)
@@ -205,6 +211,7 @@ void spool_job_free(wjob *j)
 void spool_job_submit(spool *s, wjob *j)
 {
     j->lsn = s->next_lsn++;
+    s->pending++;
     writer_enqueue(&s->w, j);
 }
 
@@ -217,6 +224,7 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
     wjob *j = writer_take_done(&s->w);
     while (j) {
         wjob *next = j->next;
+        s->pending--;
         if (j->kind != WJ_UNLINK && !j->err)
             spool_seg_account(s, j->segno, j->seg_size);
         if (j->done)
@@ -249,6 +257,8 @@ static void add_done(spool *s, wjob *j)
     g->live_bytes += m->rec_len;
     s->live_bytes += m->rec_len;
     spool_index_insert(s, m);
+    if (s->added_cb)
+        s->added_cb(s->added_arg, m);
     if (cb)
         cb(j->arg, m, 0);
 }
@@ -375,6 +385,12 @@ void spool_release(spool *s, qmsg *m, spool_cb cb, void *arg)
     msgop(s, m, MSGOP_RELEASE, cb, arg);
 }
 
+void spool_mark_warned(spool *s, qmsg *m, spool_cb cb, void *arg)
+{
+    m->flags |= MSGF_WARNED;
+    msgop(s, m, MSGOP_WARNED, cb, arg);
+}
+
 void spool_delete(spool *s, qmsg *m, spool_cb cb, void *arg)
 {
     msgop(s, m, MSGOP_DELETE, cb, arg);
@@ -451,6 +467,7 @@ void spool_get_stats(spool *s, spool_stats *st)
     st->records = atomic_load(&s->w.records);
     st->syncs = atomic_load(&s->w.syncs);
     st->corrupt_regions = s->corrupt_regions;
+    st->pending = s->pending;
 }
 
 /* ---- open / close ---- */

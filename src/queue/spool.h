@@ -25,6 +25,7 @@ typedef struct qrcpt {
     int64_t next_attempt_us;   /* RCPT_DEFERRED: when to try again */
     uint16_t attempts;
     uint8_t state;             /* enum rcpt_state */
+    uint8_t sflags;            /* the scheduler's own bits (not stored) */
 } qrcpt;
 
 /* A queued message: the envelope and where its record lives.  Owned by the spool. */
@@ -42,7 +43,9 @@ typedef struct qmsg {
     uint64_t body_off;
     uint64_t lsn;
     uint32_t rec_len;
-    void *sched;               /* the scheduler's per-message data */
+    int64_t due_us;            /* scheduler: when its next recipient is due (heap key) */
+    uint32_t heap_idx;         /* scheduler: 1-based position in the due heap, 0 = none */
+    struct sched_job *jobs;    /* scheduler: its jobs queued or in flight */
     struct qmsg *prev, *next;  /* arrival order */
     struct qmsg *hnext;        /* qid hash chain */
 } qmsg;
@@ -86,6 +89,8 @@ void spool_set_rcpt(spool *s, qmsg *m, uint32_t idx, uint8_t state, uint16_t att
 /* spool_hold / spool_release - put a message on hold or take it off (durable) */
 void spool_hold(spool *s, qmsg *m, spool_cb cb, void *arg);
 void spool_release(spool *s, qmsg *m, spool_cb cb, void *arg);
+/* spool_mark_warned - record that the delay notice was sent (durable) */
+void spool_mark_warned(spool *s, qmsg *m, spool_cb cb, void *arg);
 /* spool_delete - remove a message from the queue (durable; m is freed at once) */
 void spool_delete(spool *s, qmsg *m, spool_cb cb, void *arg);
 
@@ -104,6 +109,9 @@ int spool_read_record(spool *s, const qmsg *m, dbuf *buf, rec *r);
  * scheduler can drop its own data.  Called just before m is freed. */
 typedef void (*spool_gone_cb)(void *arg, qmsg *m);
 void spool_on_gone(spool *s, spool_gone_cb cb, void *arg);
+/* A listener told of every message that enters the index (durable), before the adder's own
+ * callback runs: the scheduler takes new mail from here. */
+void spool_on_added(spool *s, spool_gone_cb cb, void *arg);
 
 /* Statistics for status pages and benches. */
 typedef struct spool_stats {
@@ -111,6 +119,7 @@ typedef struct spool_stats {
     uint64_t segments, bytes_on_disk, live_bytes;
     uint64_t commits, records, syncs;   /* since start: batches, records, fdatasyncs */
     uint64_t corrupt_regions;           /* found at recovery */
+    uint64_t pending;                   /* writes queued and not yet durable */
 } spool_stats;
 void spool_get_stats(spool *s, spool_stats *st);
 

@@ -78,6 +78,7 @@ struct spool {
     int lockfd;
     writer w;
     uint64_t next_lsn;
+    uint64_t pending;          /* jobs handed to the writer, not completed yet */
     /* index */
     qmsg **htab;
     uint64_t hmask;
@@ -90,8 +91,8 @@ struct spool {
     int compacting;            /* copy jobs in flight */
     int closing;               /* spool_close has begun: queue no new work */
     uint64_t corrupt_regions;
-    spool_gone_cb gone_cb;
-    void *gone_arg;
+    spool_gone_cb gone_cb, added_cb;
+    void *gone_arg, *added_arg;
 };
 
 /* spool.c */

@@ -262,7 +262,7 @@ static int decode_payload(rd *r, rec *out)
     case REC_MSGOP:
         out->qid = rd_u64(r);
         out->op = rd_u8(r);
-        if (out->op < MSGOP_HOLD || out->op > MSGOP_DELETE)
+        if (out->op < MSGOP_HOLD || out->op > MSGOP_WARNED)
             r->bad = 1;
         break;
     default:

@@ -20,7 +20,7 @@
  *         str proto, str origin, u32 nrcpt, nrcpt x { str address, u8 state, u16 attempts,
  *         i64 next_attempt_us, str last_reply }, u64 body_len, body bytes
  *   RCPT  u64 qid, u32 index, u8 state, u16 attempts, i64 next_attempt_us, str last_reply
- *   MSGOP u64 qid, u8 op (1 hold, 2 release, 3 delete)
+ *   MSGOP u64 qid, u8 op (1 hold, 2 release, 3 delete, 4 delay notice sent)
  * A MSG record carries every recipient's state as of its lsn (a compacted copy folds the
  * later RCPT records in); RCPT and MSGOP records apply when their lsn is greater.
  * Decoders accept trailing payload bytes they do not know (later minor versions append). */
@@ -55,9 +55,10 @@ enum msg_flag {
     MSGF_SMTPUTF8 = 4,
     MSGF_LOCAL = 8,       /* submitted by `sluice send`, not SMTP */
     MSGF_BOUNCE = 16,     /* a delivery status notification we generated */
+    MSGF_WARNED = 32,     /* the delay notice (delay_warning_time) was sent */
 };
 
-enum msgop { MSGOP_HOLD = 1, MSGOP_RELEASE = 2, MSGOP_DELETE = 3 };
+enum msgop { MSGOP_HOLD = 1, MSGOP_RELEASE = 2, MSGOP_DELETE = 3, MSGOP_WARNED = 4 };
 
 typedef struct rec_rcpt {
     const char *address; uint32_t address_len;

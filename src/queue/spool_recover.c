@@ -281,6 +281,8 @@ static void apply_update(spool *s, const upd *u)
             m->flags |= MSGF_HELD;
         else if (u->op == MSGOP_RELEASE)
             m->flags &= ~(uint32_t)MSGF_HELD;
+        else if (u->op == MSGOP_WARNED)
+            m->flags |= MSGF_WARNED;
         else
             m->nfinal = m->nrcpt + 1;   /* deleted: marked dead for prune() */
         return;

@@ -1,0 +1,388 @@
+/* sched_dest.c - destinations: a queue of ready jobs, the sessions open to the site (busy
+ * or idle), the concurrency limit and the rate delay, and the pump that starts jobs.
+ *
+ * Concurrency counts open sessions, idle ones included: a receiver that allows 2
+ * connections per client sees an idle cached connection as one of them.  The rate delay
+ * (smtp_destination_rate_delay) is the least time between the starts of two deliveries to
+ * the destination, whatever connection they use; unlike Postfix it does not force the
+ * concurrency to 1.  The pump goes round the destinations that have ready jobs and starts
+ * at most one job per destination per round, so a destination with a long queue cannot
+ * starve the others of the global connection cap (smtp_connection_limit).  Idle sessions
+ * are reused first and closed after smtp_connection_cache_time_limit. */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/xmalloc.h"
+#include "sched/sched_int.h"
+
+/* tls_level_for - smtp_tls_policy_maps by the destination key or a host (exact or .suffix) */
+static const char *tls_level_for(const sl_config *c, const char *key, const sched_target *t)
+{
+    for (int i = 0; i < c->smtp_tls_policy_maps.n; i++) {
+        const char *e = c->smtp_tls_policy_maps.v[i];
+        size_t n = strcspn(e, " \t");
+        const char *level = e + n + strspn(e + n, " \t");
+        if (strlen(key) == n && !strncasecmp(e, key, n))
+            return level;
+        for (int h = 0; h < t->nhosts; h++) {
+            size_t hl = strlen(t->hosts[h]);
+            if ((hl == n && !strncasecmp(e, t->hosts[h], n)) ||
+                (e[0] == '.' && hl > n && !strncasecmp(e, t->hosts[h] + hl - n, n)))
+                return level;
+        }
+    }
+    return c->smtp_tls_security_level;
+}
+
+sched_dest *sched_dest_get(sched *s, const char *key, const sched_target *t)
+{
+    sched_dest *d = hmap_get(s->dests, key);
+    if (d)
+        return d;
+    d = xcalloc(1, sizeof *d);
+    d->key = xstrdup(key);
+    d->t = *t;
+    d->t.hosts = xcalloc((size_t)t->nhosts, sizeof(char *));
+    for (int i = 0; i < t->nhosts; i++)
+        d->t.hosts[i] = xstrdup(t->hosts[i]);
+    d->t.name = d->key;
+    d->t.tls_level = tls_level_for(s->cfg, key, t);
+    d->limit = (int)s->cfg->smtp_destination_concurrency_limit;
+    d->rate_delay_us = s->cfg->smtp_destination_rate_delay_ms * 1000;
+    hmap_put(s->dests, key, d);
+    log_debug(NULL, "destination %s: concurrency %d, rate delay %lldms, TLS %s", key, d->limit,
+              (long long)(d->rate_delay_us / 1000), d->t.tls_level);
+    return d;
+}
+
+/* ring_add - d has ready jobs: make sure the pump visits it */
+static void ring_add(sched *s, sched_dest *d)
+{
+    if (d->in_ring)
+        return;
+    d->in_ring = 1;
+    if (!s->ring) {
+        d->ring_next = d->ring_prev = d;
+        s->ring = d;
+        return;
+    }
+    d->ring_next = s->ring;
+    d->ring_prev = s->ring->ring_prev;
+    d->ring_prev->ring_next = d;
+    s->ring->ring_prev = d;
+}
+
+/* ring_remove - d has nothing ready */
+static void ring_remove(sched *s, sched_dest *d)
+{
+    if (!d->in_ring)
+        return;
+    d->in_ring = 0;
+    if (d->ring_next == d) {
+        s->ring = NULL;
+        return;
+    }
+    d->ring_prev->ring_next = d->ring_next;
+    d->ring_next->ring_prev = d->ring_prev;
+    if (s->ring == d)
+        s->ring = d->ring_next;
+}
+
+void sched_dest_enqueue(sched *s, sched_dest *d, sched_job *j)
+{
+    j->dest = d;
+    j->next = NULL;
+    if (d->ready_tail)
+        d->ready_tail->next = j;
+    else
+        d->ready = j;
+    d->ready_tail = j;
+    d->nready++;
+    ring_add(s, d);
+}
+
+/* take_idle - the most recently idle session of d, or NULL */
+static void *take_idle(sched_dest *d)
+{
+    return d->nidle ? d->idle[--d->nidle].sess : NULL;
+}
+
+/* start_job - the first ready job of d on sess */
+static void start_job(sched *s, sched_dest *d, void *sess, int64_t now)
+{
+    sched_job *j = d->ready;
+    d->ready = j->next;
+    if (!d->ready)
+        d->ready_tail = NULL;
+    d->nready--;
+    j->next = d->running;
+    d->running = j;
+    j->sess = sess;
+    j->t_started_us = now;
+    d->nbusy++;
+    d->next_start_us = now + d->rate_delay_us;
+    s->counts.jobs_started++;
+    s->agent.run(s->agent.ctx, sess, j);
+}
+
+/* drop_stale - ready jobs at the head whose message was deleted or put on hold */
+static void drop_stale(sched_dest *d)
+{
+    while (d->ready && (!d->ready->m || (d->ready->m->flags & MSGF_HELD))) {
+        sched_job *j = d->ready;
+        d->ready = j->next;
+        if (!d->ready)
+            d->ready_tail = NULL;
+        d->nready--;
+        if (j->m)
+            for (int i = 0; i < j->n; i++)
+                j->m->rcpts[j->idx[i]].sflags &= (uint8_t)~RCPT_SF_INFLIGHT;
+        sched_job_detach(j);
+        sched_job_free(j);
+    }
+}
+
+/* try_start - one job on d if its limits allow; 1 when started, else 0 (*wake: when to retry) */
+static int try_start(sched *s, sched_dest *d, int64_t now, int64_t *wake)
+{
+    drop_stale(d);
+    if (!d->ready)
+        return 0;
+    if (now < d->next_start_us) {
+        if (d->next_start_us < *wake)
+            *wake = d->next_start_us;
+        return 0;
+    }
+    void *sess = take_idle(d);
+    if (!sess) {
+        if (d->nsess >= d->limit || s->total_sess >= s->cfg->smtp_connection_limit)
+            return 0;
+        d->nsess++;
+        s->total_sess++;
+        s->counts.sessions_opened++;
+        sess = s->agent.open(s->agent.ctx, d, &d->t);
+    }
+    start_job(s, d, sess, now);
+    return 1;
+}
+
+void sched_pump(sched *s)
+{
+    if (s->pumping)
+        return;
+    s->pumping = 1;
+    int64_t now = clock_now_us(), wake = INT64_MAX;
+    sched_dest **round = NULL;
+    size_t cap = 0;
+    for (int progress = 1; progress && s->ring;) {
+        progress = 0;
+        size_t n = 0;   /* this round's destinations, in ring order */
+        sched_dest *d = s->ring;
+        do {
+            if (n == cap) {
+                cap = cap ? cap * 2 : 16;
+                round = xrealloc(round, sizeof *round * cap);
+            }
+            round[n++] = d;
+            d = d->ring_next;
+        } while (d != s->ring);
+        for (size_t i = 0; i < n; i++) {
+            if (!round[i]->nready)
+                ring_remove(s, round[i]);
+            else
+                progress |= try_start(s, round[i], now, &wake);
+        }
+    }
+    free(round);
+    s->pumping = 0;
+    if (wake != INT64_MAX)
+        sched_arm_timer(s, wake);
+}
+
+/* running_remove - take j out of d's running list */
+static void running_remove(sched_dest *d, sched_job *j)
+{
+    sched_job **pp = &d->running;
+    while (*pp && *pp != j)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = j->next;
+    j->next = NULL;
+}
+
+/* park_session - a session finished a job: keep it idle, or close it when over the limit */
+static void park_session(sched *s, sched_dest *d, void *sess, int alive)
+{
+    if (!alive) {
+        d->nsess--;
+        s->total_sess--;
+        return;
+    }
+    if (d->nsess > d->limit || (!d->nready && s->cfg->smtp_connection_cache_time_limit_ms == 0)) {
+        s->agent.close(s->agent.ctx, sess);
+        d->nsess--;
+        s->total_sess--;
+        return;
+    }
+    if (d->nidle == d->idle_cap) {
+        d->idle_cap = d->idle_cap ? d->idle_cap * 2 : 4;
+        d->idle = xrealloc(d->idle, sizeof *d->idle * (size_t)d->idle_cap);
+    }
+    d->idle[d->nidle++] = (idle_sess){sess, clock_now_us(), 0};
+}
+
+void sched_job_done(sched *s, void *sess, sched_job *j, int alive)
+{
+    sched_dest *d = j->dest;
+    running_remove(d, j);
+    d->nbusy--;
+    park_session(s, d, sess, alive);
+    sched_job_detach(j);
+    sched_apply_results(s, j);
+    sched_job_free(j);
+    sched_run_due(s);
+}
+
+void sched_sess_gone(sched *s, sched_dest *d, void *sess)
+{
+    for (int i = 0; i < d->nidle; i++) {
+        if (d->idle[i].sess != sess)
+            continue;
+        d->idle[i] = d->idle[--d->nidle];
+        d->nsess--;
+        s->total_sess--;
+        sched_pump(s);
+        return;
+    }
+}
+
+/* expire_idle - close d's sessions idle for too long; returns the next expiry */
+static int64_t expire_idle(sched *s, sched_dest *d, int64_t now, int *closed)
+{
+    int64_t limit = s->cfg->smtp_connection_cache_time_limit_ms * 1000, next = INT64_MAX;
+    for (int i = 0; i < d->nidle;) {
+        int64_t at = d->idle[i].since_us + limit;
+        if (at <= now) {
+            s->agent.close(s->agent.ctx, d->idle[i].sess);
+            d->idle[i] = d->idle[--d->nidle];
+            d->nsess--;
+            s->total_sess--;
+            (*closed)++;
+            continue;
+        }
+        if (at < next)
+            next = at;
+        i++;
+    }
+    return next;
+}
+
+struct hk {
+    sched *s;
+    int64_t now, next;
+    int closed;
+};
+
+static void hk_one(const char *key, void *val, void *arg)
+{
+    (void)key;
+    struct hk *h = arg;
+    sched_dest *d = val;
+    if (!d->nidle)
+        return;
+    int64_t n = expire_idle(h->s, d, h->now, &h->closed);
+    if (n < h->next)
+        h->next = n;
+}
+
+int64_t sched_dest_housekeeping(sched *s, int64_t now)
+{
+    struct hk h = {s, now, INT64_MAX, 0};
+    hmap_foreach(s->dests, hk_one, &h);
+    if (h.closed)
+        sched_pump(s);
+    return h.next;
+}
+
+void sched_job_detach(sched_job *j)
+{
+    if (!j->m)
+        return;
+    sched_job **pp = &j->m->jobs;
+    while (*pp && *pp != j)
+        pp = &(*pp)->mnext;
+    if (*pp)
+        *pp = j->mnext;
+    j->mnext = NULL;
+}
+
+void sched_job_free(sched_job *j)
+{
+    if (!j)
+        return;
+    for (int i = 0; i < j->n; i++) {
+        free(j->rcpts[i]);
+        if (j->res)
+            free(j->res[i].text);
+    }
+    free(j->rcpts);
+    free(j->idx);
+    free(j->res);
+    free(j->sender);
+    free(j);
+}
+
+/* abandon - a job that will not finish: its recipients are no longer in flight */
+static void abandon(sched_job *j)
+{
+    if (j->m)
+        for (int i = 0; i < j->n; i++)
+            j->m->rcpts[j->idx[i]].sflags &= (uint8_t)~RCPT_SF_INFLIGHT;
+    sched_job_detach(j);
+    sched_job_free(j);
+}
+
+/* free_dest - close its sessions (running jobs are abandoned) and free it */
+static void free_dest(void *p)
+{
+    sched_dest *d = p;
+    for (sched_job *j = d->ready, *nx; j; j = nx) {
+        nx = j->next;
+        abandon(j);
+    }
+    for (sched_job *j = d->running, *nx; j; j = nx) {
+        nx = j->next;
+        abandon(j);
+    }
+    for (int i = 0; i < d->t.nhosts; i++)
+        free(d->t.hosts[i]);
+    free(d->t.hosts);
+    free(d->idle);
+    free(d->last_reply);
+    free(d->key);
+    free(d);
+}
+
+/* close_sessions - every session of d, busy or idle */
+static void close_sessions(const char *key, void *val, void *arg)
+{
+    (void)key;
+    sched *s = arg;
+    sched_dest *d = val;
+    for (int i = 0; i < d->nidle; i++)
+        s->agent.close(s->agent.ctx, d->idle[i].sess);
+    d->nidle = 0;
+    for (sched_job *j = d->running; j; j = j->next)
+        s->agent.close(s->agent.ctx, j->sess);
+}
+
+void sched_dest_free_all(sched *s)
+{
+    hmap_foreach(s->dests, close_sessions, s);
+    hmap_free(s->dests, free_dest);
+    s->dests = NULL;
+    s->ring = NULL;
+}

@@ -1,0 +1,110 @@
+/* sched_int.h - internals shared by the scheduler's files:
+ *   sched.c         intake of messages, the due heap, the timer, flush/hold, status
+ *   sched_route.c   recipient domain -> nexthop -> MX lookup -> destination (site)
+ *   sched_dest.c    destination queues, sessions, concurrency, rate delay, the pump
+ *   sched_result.c  what a recipient's outcome does: delivered, deferred, bounced; logs
+ *   dsn.c           RFC 3464 delivery status notifications
+ * Not for use outside src/sched/. */
+#ifndef SLUICE_SCHED_INT_H
+#define SLUICE_SCHED_INT_H
+#include "common/hmap.h"
+#include "sched/sched.h"
+
+#define RCPT_SF_INFLIGHT 1   /* qrcpt.sflags: in a job (queued or running) */
+
+/* A routing key (recipient domain or nexthop name + port) and where it leads. */
+typedef struct sdomain {
+    struct sched *s;
+    char *key;                 /* "name:port" or "[host]:port" */
+    char *lookup;              /* the name whose MX is looked up; NULL for a literal */
+    int port;
+    int resolving;
+    sched_dest *dest;          /* once resolved */
+    int64_t expires_us;
+    sched_job *waiting, *waiting_tail;   /* jobs waiting for the lookup */
+} sdomain;
+
+typedef struct idle_sess {
+    void *sess;
+    int64_t since_us;
+    int64_t opened_us;
+} idle_sess;
+
+struct sched_dest {
+    char *key;
+    sched_target t;            /* owns hosts */
+    sched_job *ready, *ready_tail;
+    uint64_t nready;
+    sched_job *running;        /* jobs with the agent, linked through next */
+    int nsess, nbusy;          /* sessions open (busy + idle), busy */
+    idle_sess *idle;
+    int nidle, idle_cap;
+    int limit;                 /* concurrency limit now */
+    int64_t rate_delay_us;
+    int64_t next_start_us;     /* rate delay: no job starts before this */
+    sched_dest *ring_next, *ring_prev;
+    int in_ring;
+    uint64_t delivered, deferred, bounced;
+    char *last_reply;
+};
+
+struct sched {
+    struct event_base *base;
+    const sl_config *cfg;
+    spool *sp;
+    sched_agent agent;
+    sched_resolver res;
+    struct event *timer;
+    int64_t timer_at;          /* when the timer is set for, 0 = not set */
+    qmsg **heap;               /* due heap: 1-based */
+    uint32_t nheap, heapcap;
+    hmap *domains;             /* key -> sdomain */
+    hmap *dests;               /* key -> sched_dest */
+    sched_dest *ring;          /* destinations with ready jobs, round-robin */
+    int total_sess;
+    int pumping;
+    sched_job *failed;         /* routing failures waiting to be applied */
+    uint64_t rng;
+    sched_counts counts;
+};
+
+/* sched.c */
+void sched_heap_update(sched *s, qmsg *m);
+void sched_heap_remove(sched *s, qmsg *m);
+void sched_arm_timer(sched *s, int64_t at_us);
+uint64_t sched_random(sched *s);
+
+/* sched_route.c */
+void sched_route_job(sched *s, sched_job *j, const char *domain);
+void sched_route_free(sched *s);
+
+/* sched_dest.c */
+sched_dest *sched_dest_get(sched *s, const char *key, const sched_target *t);
+void sched_dest_enqueue(sched *s, sched_dest *d, sched_job *j);
+void sched_pump(sched *s);
+int64_t sched_dest_housekeeping(sched *s, int64_t now);
+void sched_dest_free_all(sched *s);
+void sched_job_free(sched_job *j);
+/* sched_job_detach - take j out of its message's job list */
+void sched_job_detach(sched_job *j);
+
+/* sched_result.c */
+void sched_apply_results(sched *s, sched_job *j);
+/* sched_fail_job - every recipient of j gets the same result (routing failures); applied
+ * later, by sched_flush_failed, so callers iterating over a message are not disturbed */
+void sched_fail_job(sched *s, sched_job *j, int code, const char *enh, const char *text);
+void sched_flush_failed(sched *s);
+
+/* dsn.c */
+typedef struct dsn_rcpt {
+    const char *addr;
+    const char *status;        /* "5.1.1" */
+    const char *remote_mta;    /* host name or NULL */
+    const char *diag;          /* "550 5.1.1 <x>: no such user" or NULL */
+} dsn_rcpt;
+/* dsn_build - a complete notification message (headers and multipart/report body) */
+void dsn_build(dbuf *out, const char *myhostname, const char *qid, const char *to,
+               int64_t arrival_us, const dsn_rcpt *r, int n, const uint8_t *orig, size_t orig_len,
+               int delayed);
+
+#endif

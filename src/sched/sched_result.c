@@ -1,0 +1,299 @@
+/* sched_result.c - what each recipient's outcome does, and the delivery log.
+ *   2xx            delivered (final)
+ *   5xx            bounced: a DSN to the sender, then final
+ *   4xx / no reply deferred: attempts + 1, next attempt after an exponential backoff
+ *                  between minimal_ and maximal_backoff_time with +-10% jitter; past
+ *                  maximal_queue_lifetime (bounce_queue_lifetime for a DSN) it is returned
+ * The DSN is queued before the recipients are marked bounced, so a crash in between sends
+ * the notice twice rather than never.  A DSN that cannot be delivered is not bounced: it
+ * goes to double_bounce_recipient, or is logged and dropped.
+ * One log line per recipient and attempt, with the fields of Postfix's smtp lines (or the
+ * same event as a JSON object with log_format = json). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/smtpc.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/xmalloc.h"
+#include "sched/sched_int.h"
+
+enum outcome { OUT_SENT, OUT_DEFER, OUT_BOUNCE, OUT_EXPIRE };
+
+static const char *const stage_names[] = {
+    [SMTPC_ST_CONNECT] = "connect", [SMTPC_ST_GREETING] = "initial greeting",
+    [SMTPC_ST_EHLO] = "EHLO", [SMTPC_ST_STARTTLS] = "STARTTLS", [SMTPC_ST_MAIL] = "MAIL FROM",
+    [SMTPC_ST_RCPT] = "RCPT TO", [SMTPC_ST_DATA] = "DATA", [SMTPC_ST_BODY] = "end of DATA",
+    [SMTPC_ST_QUIT] = "QUIT",
+};
+
+/* stage_name - for "(in reply to X command)" */
+static const char *stage_name(int st)
+{
+    return st >= 0 && st <= SMTPC_ST_QUIT ? stage_names[st] : "unknown";
+}
+
+/* dsn_of - the enhanced status code of a result, or one derived from its class */
+static const char *dsn_of(const sched_result *r, enum outcome o)
+{
+    if (r->enh[0])
+        return r->enh;
+    return o == OUT_SENT ? "2.0.0" : o == OUT_BOUNCE ? "5.0.0" : "4.0.0";
+}
+
+/* describe - the text in parentheses of the log line, and the DSN's diagnostic */
+static void describe(const sched_job *j, const sched_result *r, char *buf, size_t n)
+{
+    const char *text = r->text ? r->text : "";
+    char host[sizeof j->relay];
+    snprintf(host, sizeof host, "%s", j->relay);
+    char *colon = strrchr(host, ']');
+    if (colon)
+        colon[1] = 0;   /* host[ip] without the port */
+    if (r->code >= 200 && r->code < 300)
+        snprintf(buf, n, "%d %s%s%s", r->code, r->enh, r->enh[0] ? " " : "", text);
+    else if (r->code > 0 && strcmp(j->relay, "none") != 0)
+        snprintf(buf, n, "host %s said: %d %s%s%s (in reply to %s command)", host, r->code, r->enh,
+                 r->enh[0] ? " " : "", text, stage_name(r->stage));
+    else if (r->code > 0)
+        snprintf(buf, n, "%s", text);
+    else
+        snprintf(buf, n, "%s", text[0] ? text : "lost connection");
+}
+
+/* backoff_us - the wait before attempt number attempts+1 */
+static int64_t backoff_us(sched *s, int attempts)
+{
+    int64_t min = s->cfg->minimal_backoff_time_ms * 1000, max = s->cfg->maximal_backoff_time_ms * 1000;
+    int64_t b = min;
+    for (int k = 1; k < attempts && b < max; k++)
+        b *= 2;
+    if (b > max)
+        b = max;
+    double f = 0.9 + 0.2 * (double)(sched_random(s) % 1000001) / 1e6;
+    b = (int64_t)((double)b * f);
+    return b < min ? min : b > max ? max : b;
+}
+
+/* expired - m has been queued longer than its lifetime */
+static int expired(const sched *s, const qmsg *m, int64_t now)
+{
+    int64_t life = (m->flags & MSGF_BOUNCE) ? s->cfg->bounce_queue_lifetime_ms : s->cfg->maximal_queue_lifetime_ms;
+    return now - m->arrival_us >= life * 1000;
+}
+
+static const char *const status_names[] = {"sent", "deferred", "bounced", "expired"};
+
+/* log_attempt - one delivery line */
+static void log_attempt(sched *s, const sched_job *j, int i, enum outcome o, const char *why, int64_t now,
+                        int64_t arrival)
+{
+    char qs[QID_LEN + 1];
+    qid_format(j->qid, qs);
+    double delay = (double)(now - arrival) / 1e6, a = (double)(j->t_queued_us - arrival) / 1e6,
+           b = (double)(j->t_started_us - j->t_queued_us) / 1e6, c = (double)j->conn_us / 1e6,
+           d = (double)j->xfer_us / 1e6;
+    if (a < 0)
+        a = 0;
+    if (b < 0)
+        b = 0;
+    const char *dsn = dsn_of(&j->res[i], o);
+    enum sl_level lvl = o == OUT_SENT ? SL_INFO : SL_NOTICE;
+    if (!strcmp(s->cfg->log_format, "json")) {
+        json_t *e = json_pack("{s:f,s:s,s:s,s:s,s:f,s:[f,f,f,f],s:s,s:s,s:s}", "ts", (double)now / 1e6,
+                              "queue_id", qs, "to", j->rcpts[i], "relay", j->relay, "delay", delay,
+                              "delays", a, b, c, d, "dsn", dsn, "status", status_names[o], "reply", why);
+        char *line = json_dumps(e, JSON_COMPACT);
+        log_raw(lvl, line);
+        free(line);
+        json_decref(e);
+        return;
+    }
+    log_msg(lvl, qs, "to=<%s>, relay=%s, delay=%.2f, delays=%.2f/%.2f/%.2f/%.2f, dsn=%s, status=%s (%s)",
+            j->rcpts[i], j->relay, delay, a, b, c, d, dsn, o == OUT_EXPIRE ? "expired, returned to sender" : status_names[o], why);
+}
+
+/* on_dsn_queued - log the notice's queue id */
+static void on_dsn_queued(void *arg, qmsg *m, int err)
+{
+    char *orig = arg, qs[QID_LEN + 1];
+    if (m)
+        log_info(orig, "sender non-delivery notification: %s", qid_format(m->qid, qs));
+    else
+        log_err(orig, "cannot queue the non-delivery notification: %s", strerror(err));
+    free(orig);
+}
+
+/* send_dsn - queue a notification about r[0..n) of m; returns 1 when queued */
+static int send_dsn(sched *s, qmsg *m, const dsn_rcpt *r, int n, int delayed)
+{
+    char qs[QID_LEN + 1];
+    qid_format(m->qid, qs);
+    const char *to = m->sender;
+    int dbl = !m->sender[0] || (m->flags & MSGF_BOUNCE);
+    if (dbl) {
+        s->counts.double_bounces++;
+        if (delayed || !s->cfg->double_bounce_recipient[0] || (m->origin && !strcmp(m->origin, "double-bounce"))) {
+            log_warn(qs, "undeliverable %s dropped (a bounce is never bounced; double_bounce_recipient "
+                         "is not set)", delayed ? "delay notice" : "notification");
+            return 0;
+        }
+        to = s->cfg->double_bounce_recipient;
+    }
+    dbuf body = {0}, out = {0};
+    if (spool_read_body(s->sp, m, &body) < 0)
+        dbuf_reset(&body);
+    dsn_build(&out, s->cfg->myhostname, qs, to, m->arrival_us, r, n, body.data, body.len, delayed);
+    dbuf_free(&body);
+    size_t len;
+    const char *rcpt[1] = {to};
+    spool_new nw = {.sender = "", .rcpts = rcpt, .nrcpt = 1, .flags = MSGF_BOUNCE,
+                    .proto = "local", .origin = dbl ? "double-bounce" : NULL};
+    nw.body = dbuf_steal(&out, &len);
+    nw.body_len = len;
+    spool_add(s->sp, &nw, on_dsn_queued, xstrdup(qs));
+    s->counts.dsn_sent++;
+    return 1;
+}
+
+/* outcome_of - what happens to recipient i of j */
+static enum outcome outcome_of(const sched *s, const sched_job *j, int i, int64_t now)
+{
+    int code = j->res[i].code;
+    if (code >= 200 && code < 300)
+        return OUT_SENT;
+    if (code >= 500)
+        return OUT_BOUNCE;
+    return j->m && expired(s, j->m, now) ? OUT_EXPIRE : OUT_DEFER;
+}
+
+/* notify - the DSNs this job calls for: failures now, and the one-time delay notice */
+static void notify(sched *s, sched_job *j, const enum outcome *o, char **why, int64_t now)
+{
+    qmsg *m = j->m;
+    dsn_rcpt *fail = xcalloc((size_t)j->n, sizeof *fail), *late = xcalloc((size_t)j->n, sizeof *late);
+    int nf = 0, nl = 0;
+    char host[sizeof j->relay];
+    snprintf(host, sizeof host, "%.*s", (int)strcspn(j->relay, "["), j->relay);
+    for (int i = 0; i < j->n; i++) {
+        dsn_rcpt d = {j->rcpts[i], dsn_of(&j->res[i], o[i]), strcmp(host, "none") ? host : NULL, why[i]};
+        if (o[i] == OUT_BOUNCE || o[i] == OUT_EXPIRE) {
+            if (o[i] == OUT_EXPIRE)
+                d.status = j->res[i].enh[0] == '4' ? j->res[i].enh : "4.4.7";
+            fail[nf++] = d;
+        } else if (o[i] == OUT_DEFER) {
+            late[nl++] = d;
+        }
+    }
+    if (nf)
+        send_dsn(s, m, fail, nf, 0);
+    int64_t warn = s->cfg->delay_warning_time_ms * 1000;
+    if (nl && warn > 0 && !(m->flags & MSGF_WARNED) && now - m->arrival_us >= warn && m->sender[0] &&
+        !(m->flags & MSGF_BOUNCE)) {
+        send_dsn(s, m, late, nl, 1);
+        spool_mark_warned(s->sp, m, NULL, NULL);
+    }
+    free(fail);
+    free(late);
+}
+
+/* update_dest - the destination's counters and last reply */
+static void update_dest(sched_dest *d, enum outcome o, const char *why)
+{
+    if (o == OUT_SENT)
+        d->delivered++;
+    else if (o == OUT_DEFER)
+        d->deferred++;
+    else
+        d->bounced++;
+    if (o != OUT_SENT) {
+        free(d->last_reply);
+        d->last_reply = xstrdup(why);
+    }
+}
+
+/* store - the new states: deferrals first, finals last (the last final frees m) */
+static void store(sched *s, sched_job *j, const enum outcome *o, char **why, int64_t now)
+{
+    qmsg *m = j->m;
+    int nfinal = 0;
+    for (int i = 0; i < j->n; i++) {
+        qrcpt *r = &m->rcpts[j->idx[i]];
+        if (o[i] != OUT_DEFER) {
+            nfinal++;
+            continue;
+        }
+        uint16_t att = (uint16_t)(r->attempts < UINT16_MAX ? r->attempts + 1 : r->attempts);
+        spool_set_rcpt(s->sp, m, j->idx[i], RCPT_DEFERRED, att, now + backoff_us(s, att), why[i], NULL, NULL);
+    }
+    int dies = m->nfinal + (uint32_t)nfinal == m->nrcpt;
+    for (int i = 0; i < j->n; i++) {
+        if (o[i] == OUT_DEFER)
+            continue;
+        qrcpt *r = &m->rcpts[j->idx[i]];
+        uint16_t att = (uint16_t)(r->attempts < UINT16_MAX ? r->attempts + 1 : r->attempts);
+        spool_set_rcpt(s->sp, m, j->idx[i], o[i] == OUT_SENT ? RCPT_DELIVERED : RCPT_BOUNCED, att, 0, why[i],
+                       NULL, NULL);   /* m may be gone after the last of these */
+    }
+    if (!dies)
+        sched_add(s, m);
+}
+
+void sched_apply_results(sched *s, sched_job *j)
+{
+    int64_t now = clock_now_us();
+    enum outcome *o = xcalloc((size_t)j->n, sizeof *o);
+    char **why = xcalloc((size_t)j->n, sizeof *why);
+    int64_t arrival = j->m ? j->m->arrival_us : qid_time_us(j->qid);
+    for (int i = 0; i < j->n; i++) {
+        char buf[1200];
+        o[i] = outcome_of(s, j, i, now);
+        describe(j, &j->res[i], buf, sizeof buf);
+        why[i] = xstrdup(buf);
+        if (j->m)
+            j->m->rcpts[j->idx[i]].sflags &= (uint8_t)~RCPT_SF_INFLIGHT;
+        log_attempt(s, j, i, o[i], why[i], now, arrival);
+        if (j->dest)
+            update_dest(j->dest, o[i], why[i]);
+        s->counts.delivered += o[i] == OUT_SENT;
+        s->counts.deferred += o[i] == OUT_DEFER;
+        s->counts.bounced += o[i] == OUT_BOUNCE;
+        s->counts.expired += o[i] == OUT_EXPIRE;
+    }
+    if (j->m) {
+        notify(s, j, o, why, now);
+        store(s, j, o, why, now);
+    }
+    for (int i = 0; i < j->n; i++)
+        free(why[i]);
+    free(why);
+    free(o);
+}
+
+void sched_fail_job(sched *s, sched_job *j, int code, const char *enh, const char *text)
+{
+    j->res = xcalloc((size_t)j->n, sizeof *j->res);
+    for (int i = 0; i < j->n; i++) {
+        j->res[i].code = code;
+        snprintf(j->res[i].enh, sizeof j->res[i].enh, "%s", enh ? enh : "");
+        j->res[i].text = xstrdup(text);
+        j->res[i].stage = SMTPC_ST_CONNECT;
+    }
+    snprintf(j->relay, sizeof j->relay, "none");
+    j->t_started_us = clock_now_us();
+    j->next = s->failed;   /* applied by sched_flush_failed, outside the caller's loops */
+    s->failed = j;
+}
+
+void sched_flush_failed(sched *s)
+{
+    while (s->failed) {
+        sched_job *j = s->failed;
+        s->failed = j->next;
+        j->next = NULL;
+        sched_job_detach(j);
+        sched_apply_results(s, j);
+        sched_job_free(j);
+    }
+}
