@@ -277,11 +277,13 @@ static int apply_change(ctl_conn *c, const char *cmd, qmsg *m)
         if (m->flags & MSGF_HELD)
             return 0;
         spool_hold(sp, m, change_done, c);
+        sched_hold(c->srv->d->sched, m);
         log_info(qs, "placed on hold by uid=%ld", (long)c->uid);
     } else if (!strcmp(cmd, "release")) {
         if (!(m->flags & MSGF_HELD))
             return 0;
         spool_release(sp, m, change_done, c);
+        sched_add(c->srv->d->sched, m);
         log_info(qs, "released from hold by uid=%ld", (long)c->uid);
     } else {
         log_info(qs, "removed by uid=%ld", (long)c->uid);
@@ -329,16 +331,9 @@ static void cmd_change(ctl_conn *c, json_t *req, const char *cmd)
 static void cmd_flush(ctl_conn *c, json_t *req)
 {
     (void)req;
-    spool *sp = c->srv->d->sp;
-    size_t n = 0;
-    for (qmsg *m = spool_first(sp); m; m = spool_next(sp, m))
-        for (uint32_t i = 0; i < m->nrcpt; i++)
-            if (m->rcpts[i].state == RCPT_DEFERRED) {
-                m->rcpts[i].next_attempt_us = 0;
-                n++;
-            }
-    log_info(NULL, "queue flush requested by uid=%ld: %zu deferred recipients due now",
-             (long)c->uid, n);
+    uint64_t n = sched_flush(c->srv->d->sched);
+    log_info(NULL, "queue flush requested by uid=%ld: %llu deferred recipients due now",
+             (long)c->uid, (unsigned long long)n);
     send_json(c, json_pack("{s:b,s:I}", "ok", 1, "count", (json_int_t)n));
 }
 
@@ -437,6 +432,20 @@ static void cmd_ping(ctl_conn *c, json_t *req)
                            SLUICE_VERSION, "queue_directory", c->srv->d->cfg->queue_directory));
 }
 
+/* cmd_status - the scheduler's destinations and counters */
+static void cmd_status(ctl_conn *c, json_t *req)
+{
+    (void)req;
+    spool_stats st;
+    spool_get_stats(c->srv->d->sp, &st);
+    json_t *o = sched_status(c->srv->d->sched);
+    json_object_set_new(o, "queue", json_pack("{s:I,s:I,s:I,s:I}", "messages", (json_int_t)st.messages,
+                                              "recipients", (json_int_t)st.recipients, "segments",
+                                              (json_int_t)st.segments, "bytes_on_disk",
+                                              (json_int_t)st.bytes_on_disk));
+    send_json(c, json_pack("{s:b,s:o}", "ok", 1, "status", o));
+}
+
 static void cmd_hold(ctl_conn *c, json_t *req) { cmd_change(c, req, "hold"); }
 static void cmd_release(ctl_conn *c, json_t *req) { cmd_change(c, req, "release"); }
 static void cmd_delete(ctl_conn *c, json_t *req) { cmd_change(c, req, "delete"); }
@@ -445,6 +454,7 @@ static const command commands[] = {
     {"ping", 0, cmd_ping},       {"submit", 0, cmd_submit}, {"list", 0, cmd_list},
     {"show", 1, cmd_show},       {"body", 1, cmd_body},     {"delete", 1, cmd_delete},
     {"hold", 1, cmd_hold},       {"release", 1, cmd_release}, {"flush", 1, cmd_flush},
+    {"status", 0, cmd_status},
 };
 
 /* run_request - parse and dispatch one request line */

@@ -7,7 +7,10 @@
 #include <openssl/ssl.h>
 #include <sys/types.h>
 
+#include "agent/agent.h"
 #include "config/config.h"
+#include "dns/dns.h"
+#include "sched/sched.h"
 #include "queue/spool.h"
 #include "server/smtpd.h"
 
@@ -18,6 +21,9 @@ typedef struct sluiced {
     sl_config *cfg;
     struct event_base *base;
     spool *sp;
+    dns_ctx *dns;
+    agent *agent;
+    sched *sched;
     smtpd_listener **listeners;
     int nlisteners;
     SSL_CTX *tls;

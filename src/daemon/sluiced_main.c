@@ -108,7 +108,15 @@ static void shutdown_all(sluiced *d)
     submit_close(d);
     ctl_stop(d->ctl);
     maildrop_stop(d->md);
+    if (d->agent)
+        agent_shutdown(d->agent);
+    sched_free(d->sched);
+    agent_free(d->agent);
+    dns_free(d->dns);
     spool_close(d->sp);   /* runs the last completions: pending sessions get their replies */
+    d->sched = NULL;
+    d->agent = NULL;
+    d->dns = NULL;
     d->ctl = NULL;
     d->md = NULL;
     d->sp = NULL;
@@ -129,6 +137,26 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
     (void)arg;
     log_reopen();
     log_info(NULL, "SIGHUP: log reopened");
+}
+
+/* start_delivery - the resolver, the delivery agent and the scheduler; 0 or -1 with err */
+static int start_delivery(sluiced *d, char *err, int errlen)
+{
+    dbuf servers = {0};
+    for (int i = 0; i < d->cfg->dns_servers.n; i++)
+        dbuf_printf(&servers, "%s%s", i ? ", " : "", d->cfg->dns_servers.v[i]);
+    d->dns = dns_new(d->base, servers.len ? dbuf_cstr(&servers) : "", d->cfg->dns_timeout_ms, err, errlen);
+    dbuf_free(&servers);
+    if (!d->dns)
+        return -1;
+    d->agent = agent_new(d->base, d->cfg, d->sp, d->dns, err, errlen);
+    if (!d->agent)
+        return -1;
+    sched_agent ag = agent_table(d->agent);
+    sched_resolver rs = agent_resolver(d->agent);
+    d->sched = sched_new(d->base, d->cfg, d->sp, &ag, &rs);
+    agent_set_sched(d->agent, d->sched);
+    return 0;
 }
 
 /* start - everything after the configuration is loaded; 0 or an exit code */
@@ -162,6 +190,10 @@ static int start(sluiced *d)
     if (!d->sp) {
         log_err(NULL, "spool: %s", err);
         return EX_OSERR;
+    }
+    if (start_delivery(d, err, sizeof err) < 0) {
+        log_err(NULL, "%s", err);
+        return EX_CONFIG;
     }
     d->ctl = ctl_start(d, err, sizeof err);
     d->md = d->ctl ? maildrop_start(d, err, sizeof err) : NULL;
@@ -223,6 +255,7 @@ int main(int argc, char **argv)
         for (int i = 0; i < 3; i++)
             event_add(sigs[i], NULL);
         log_info(NULL, "ready: %llu messages in the queue", (unsigned long long)spool_count(d.sp));
+        sched_run_due(d.sched);
         event_base_dispatch(d.base);
         for (int i = 0; i < 3; i++)
             event_free(sigs[i]);
