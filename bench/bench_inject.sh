@@ -4,8 +4,9 @@
 # In one run on this machine:
 #  1. sluiced: smtpblast sends N messages of SIZE bytes over 1, 10 and 50 concurrent clients,
 #     with a new connection per message ("conn") and with connections reused ("reuse", -d).
-#     A 250 after DATA means the message is fsync'd, and there is no delivery yet, so this is
-#     the durable injection rate.  Each run gets a fresh daemon and an empty queue under
+#     A 250 after DATA means the message is fsync'd, so this is the durable injection rate;
+#     delivery is kept out of it (relayhost = a loopback black hole, see SL_HOLD below, so
+#     nothing leaves loopback either).  Each run gets a fresh daemon and an empty queue under
 #     /var/spool (the file system Postfix uses).  After each run the queue must hold exactly
 #     the messages smtpblast counted as accepted (`sluice queue list --json | wc -l`).
 #     Recorded too: sluiced's CPU time (/proc/PID/stat), smtpblast's, the box's, and the
@@ -25,6 +26,7 @@
 # Environment (all optional):
 #   N=10000 REPS=3 SIZE=4096 CLIENTS="1 10 50" MODES="conn reuse"
 #   SLUICE_ADDR=127.0.0.1:2600   loopback only; Postfix always listens on 127.0.0.1:25
+#   RELAY_HOLE=127.0.0.1:2626    sluiced's relayhost during the runs (see SL_HOLD)
 #   SPOOL_BASE=/var/spool/sluice-bench   created and removed by this script
 #   PEER=postfix|none   PEERS_DIR=/work/shared/peers   FSYNC_COUNT=2000 FSYNC_REPS=3
 #   WARMUP=500 (messages, once per system)   RUN_TIMEOUT=600 (seconds per smtpblast run)
@@ -42,6 +44,7 @@ SIZE=${SIZE:-4096}
 CLIENTS=${CLIENTS:-"1 10 50"}
 MODES=${MODES:-"conn reuse"}
 SLUICE_ADDR=${SLUICE_ADDR:-127.0.0.1:2600}
+RELAY_HOLE=${RELAY_HOLE:-127.0.0.1:2626}
 SPOOL_BASE=${SPOOL_BASE:-/var/spool/sluice-bench}
 PEER=${PEER:-postfix}
 PEERS_DIR=${PEERS_DIR:-/work/shared/peers}
@@ -64,10 +67,12 @@ failures=0
 fail() { b_log "FAIL: $*"; failures=$((failures + 1)); }
 
 # ---------------------------------------------------------------- checks and set-up
-case ${SLUICE_ADDR%:*} in
-    127.* | "[::1]") ;;
-    *) b_die "SLUICE_ADDR=$SLUICE_ADDR: benchmarks talk to loopback only" ;;
-esac
+for a in "$SLUICE_ADDR" "$RELAY_HOLE"; do
+    case ${a%:*} in
+        127.*) ;;
+        *) b_die "$a: benchmarks talk to loopback (127.x.x.x) only" ;;
+    esac
+done
 SLUICED=$(b_find_bin sluiced) || b_die "no sluiced under $BUILD_DIR: run 'make build' first"
 SLUICE=$(b_find_bin sluice) || b_die "no sluice under $BUILD_DIR: run 'make build' first"
 SMTPBLAST=$(b_find_bin smtpblast) || b_die "no smtpblast under $BUILD_DIR: run 'make build' first"
@@ -94,6 +99,28 @@ SLUICED_ID="$(cd "$BENCH_ROOT" && git rev-parse --short HEAD 2>/dev/null || echo
     SLUICED_ID="$SLUICED_ID (src/ had uncommitted changes)"
 SLUICED_ID="$SLUICED_ID, sluiced built $(date -r "$SLUICED" '+%Y-%m-%d %H:%M:%S'), sha256 $(sha256sum "$SLUICED" | cut -c1-12)"
 SLUICED=$TMP/bin/sluiced SLUICE=$TMP/bin/sluice SMTPBLAST=$TMP/bin/smtpblast
+
+# sluiced delivers what it accepts.  To measure injection alone (as Postfix's mail is held),
+# and to stay on loopback, its relayhost is a loopback smtp-sink that accepts connections and
+# never answers: the delivery agent's connections wait for a banner, nothing is delivered or
+# deferred during a run, and every accepted message is still queued when the run ends.
+# Without smtp-sink (Postfix not installed), the relayhost is a closed loopback port:
+# deliveries are then deferred during the runs, which costs sluiced some work.
+SMTP_SINK_BIN=${SMTP_SINK_BIN:-/usr/sbin/smtp-sink}
+SL_OPTS=(-o "relayhost=[${RELAY_HOLE%:*}]:${RELAY_HOLE##*:}")
+if [ -x "$SMTP_SINK_BIN" ] && [ "$(id -u)" = 0 ]; then
+    SL_HOLD=blackhole
+    SL_HOLD_HOW="relayhost=[${RELAY_HOLE%:*}]:${RELAY_HOLE##*:}, a loopback smtp-sink that never answers (-W connect:3600): nothing delivered or deferred during the runs"
+else
+    SL_HOLD=refused
+    SL_HOLD_HOW="relayhost=[${RELAY_HOLE%:*}]:${RELAY_HOLE##*:}, a closed loopback port (no smtp-sink): deliveries are deferred during the runs, which costs sluiced some work"
+fi
+# and no DNS beyond loopback, should anything be looked up
+if "$SLUICED" -n -o dns_servers=127.0.0.1 >/dev/null 2>&1; then
+    SL_OPTS+=(-o dns_servers=127.0.0.1)
+    SL_HOLD_HOW="$SL_HOLD_HOW; dns_servers=127.0.0.1"
+fi
+"$SLUICED" -n "${SL_OPTS[@]}" >/dev/null 2>&1 || b_die "sluiced rejects ${SL_OPTS[*]}: $("$SLUICED" -n "${SL_OPTS[@]}" 2>&1 | tail -1)"
 
 if b_listening "${SLUICE_ADDR%:*}" "${SLUICE_ADDR##*:}"; then
     b_die "$SLUICE_ADDR is already in use; set SLUICE_ADDR=127.0.0.1:PORT"
@@ -233,11 +260,20 @@ SL_PID=""
 sl_cpu() { b_proc_ticks "$SL_PID"; }
 
 # sluice_start: a fresh sluiced on an empty queue; sets SL_PID and SL_Q
+HOLE_PID=""
 sluice_start() {
     SL_Q=$SPOOL_BASE/q
     rm -rf "$SL_Q"
     mkdir -p "$SL_Q"
-    "$SLUICED" -o queue_directory="$SL_Q" -o listen="$SLUICE_ADDR" -o log_level=warning \
+    if [ "$SL_HOLD" = blackhole ]; then
+        b_listening "${RELAY_HOLE%:*}" "${RELAY_HOLE##*:}" && b_die "$RELAY_HOLE is already in use; set RELAY_HOLE"
+        "$SMTP_SINK_BIN" -u nobody -W connect:3600 "$RELAY_HOLE" 256 >>"$OUT/relay-hole.log" 2>&1 &
+        HOLE_PID=$!
+        b_remember "$HOLE_PID"
+        b_wait_listen "${RELAY_HOLE%:*}" "${RELAY_HOLE##*:}" 10 "$HOLE_PID" ||
+            b_die "the smtp-sink black hole did not come up on $RELAY_HOLE (see $OUT/relay-hole.log)"
+    fi
+    "$SLUICED" -o queue_directory="$SL_Q" -o listen="$SLUICE_ADDR" -o log_level=warning "${SL_OPTS[@]}" \
         2>>"$OUT/sluiced.stderr" &
     SL_PID=$!
     b_remember "$SL_PID"
@@ -250,6 +286,10 @@ sluice_stop() {
     b_stop "$SL_PID" 20 || rc=$?
     [ "$rc" = 0 ] || fail "sluiced exited with status $rc (see $OUT/sluiced.stderr)"
     SL_PID=""
+    if [ -n "$HOLE_PID" ]; then
+        b_stop "$HOLE_PID" 5 || true
+        HOLE_PID=""
+    fi
     rm -rf "$SL_Q"
 }
 
@@ -408,7 +448,8 @@ SUMMARY=$OUT/summary.txt
     echo
     echo "Durable injection: $N messages of $SIZE bytes per run, median of $REPS reps ($(nproc) CPUs, $(date '+%Y-%m-%d %H:%M'))"
     echo "sluiced: $SLUICED_ID"
-    echo "  on $SLUICE_ADDR, fresh daemon and empty queue per run in $SPOOL_BASE, log_level=warning"
+    echo "  on $SLUICE_ADDR, fresh daemon and empty queue per run in $SPOOL_BASE, log_level=warning;"
+    echo "  $SL_HOLD_HOW"
     if [ "$PEER_OK" = 1 ]; then
         echo "Postfix $PF_VERSION on $PF_ADDR: Debian defaults (peers' postfix_configure), chroot off, plus ${PF_SETTINGS[*]};"
         echo "  ${PF_HOLD/=/ = } (mail held, not delivered); held files counted and deleted after each run"
