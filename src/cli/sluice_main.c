@@ -5,6 +5,7 @@
 
 #include "cli/cli.h"
 #include "common/log.h"
+#include "sink/sink.h"
 
 static void usage(FILE *f)
 {
@@ -13,6 +14,7 @@ static void usage(FILE *f)
                "  send [sendmail options] [recipient...]   queue a message read from stdin\n"
                "  queue list|show|delete|hold|release|flush   inspect and manage the queue\n"
                "  config [-n] [name...]                    the effective configuration\n"
+               "  sink [options] --listen ADDR:PORT...     a test receiver that greylists and throttles\n"
                "  version\n"
                "Invoked as sendmail (or mailq) it behaves as that program.\n");
 }
@@ -64,6 +66,8 @@ int main(int argc, char **argv)
         rc = cli_queue_main(&g, argc - i - 1, argv + i + 1);
     else if (!strcmp(cmd, "config"))
         rc = cli_config_main(&g, argc - i - 1, argv + i + 1);
+    else if (!strcmp(cmd, "sink"))
+        rc = sink_main(argc - i, argv + i);
     else if (!strcmp(cmd, "version")) {
         printf("sluice %s\n", SLUICE_VERSION);
         rc = 0;
