@@ -266,14 +266,13 @@ static void on_addrs(void *arg, const dns_addr_result *r)
     advance(x);
 }
 
-/* result_of - recipient i's outcome from the finished transaction */
+/* result_of - recipient i's outcome: rcpt[i] is its final answer (the client puts the
+ * deciding reply there), except that a delivered one is logged with the end of data's 250 */
 static const smtpc_reply *result_of(const smtpc_txn *t, int i)
 {
-    if (t->mail.code == 0 || t->mail.code >= 400)
-        return &t->mail;
-    if (t->rcpt[i].code == 0 || t->rcpt[i].code >= 400)
-        return &t->rcpt[i];
-    return &t->data;
+    if (t->accepted && t->rcpt[i].code >= 200 && t->rcpt[i].code < 300)
+        return &t->data;
+    return &t->rcpt[i];
 }
 
 /* keep_going - whether the connection may take another job (reuse limits) */
@@ -345,7 +344,14 @@ static void start_txn(asess *x)
     x->txn.body_len = x->body.len;
     x->txn.body_8bit = (j->flags & MSGF_8BITMIME) != 0;
     x->txn.smtputf8 = (j->flags & MSGF_SMTPUTF8) != 0;
-    smtpc_send(x->c, &x->txn, on_txn, x);
+    if (smtpc_send(x->c, &x->txn, on_txn, x) < 0) {   /* an envelope that cannot be sent */
+        note_failure(x, 550, "5.1.3", SMTPC_ST_MAIL, "bad address syntax in the envelope");
+        x->all_notfound = 0;
+        snprintf(j->relay, sizeof j->relay, "%s", smtpc_peer(x->c));
+        smtpc_txn_clear(&x->txn);
+        dbuf_free(&x->body);
+        fail_job(x);
+    }
 }
 
 /* ---- the sched_agent table ---- */
