@@ -190,3 +190,55 @@ def main():
     failed = len(r.failures) + len(r.errors)
     print(f"{r.testsRun - failed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
+
+
+class Sink:
+    """`sluice sink` with the given arguments; waits for its listeners; stop() returns the
+    summary (JSON) and records() the --record lines."""
+
+    def __init__(self, *args, listen=None, workdir=None):
+        self.dir = workdir or tempfile.mkdtemp(prefix="sluice-sink-")
+        self.record = os.path.join(self.dir, "record.jsonl")
+        self.store = os.path.join(self.dir, "store")
+        self.err = os.path.join(self.dir, "sink.err")
+        listen = listen or [f"127.0.0.1:{free_port()}"]
+        argv = [SLUICE, "sink", "--json", "--record", self.record, "--store", self.store] + list(args)
+        for l in listen:
+            argv += ["--listen", l]
+        self.errf = open(self.err, "w")
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=self.errf)
+        want = len(listen)
+        wait_for(lambda: self.proc.poll() is not None or self.errtext().count("listening on") >= want,
+                 what="the sink to listen")
+        if self.proc.poll() is not None:
+            raise AssertionError("sink exited: " + self.errtext())
+
+    def errtext(self):
+        with open(self.err, errors="replace") as f:
+            return f.read()
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        out, _ = self.proc.communicate(timeout=30)
+        self.errf.close()
+        lines = [l for l in out.decode().splitlines() if l.strip().startswith("{")]
+        return json.loads(lines[-1]) if lines else {}
+
+    def records(self, event="accept"):
+        try:
+            with open(self.record) as f:
+                rs = [json.loads(l) for l in f if l.strip()]
+        except FileNotFoundError:
+            return []
+        return [r for r in rs if r.get("event") == event]
+
+    def stored(self, queue_id):
+        with open(os.path.join(self.store, queue_id + ".eml"), "rb") as f:
+            return f.read()
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc.stdout.close()
+        self.errf.close()
