@@ -7,7 +7,7 @@
  * which would count as a client).  Stopping is orderly: from sink_stop on, every new
  * command or connection gets 421 4.3.2; the loop ends when no session is left or after
  * STOP_GRACE_US, so replies already given (the last 250) reach their clients.  Records are
- * flushed every second and at the end. */
+ * flushed every 0.2 s and at the end. */
 #include "sink/sink.h"
 
 #include <event2/event.h>
@@ -27,6 +27,7 @@
 
 #define STOP_GRACE_US 1000000
 #define DRAIN_TICK_US 10000
+#define RECORD_FLUSH_US 200000   /* records reach the file within 0.2 s */
 
 /* open_listener - bind one --listen with its set's policies */
 static int open_listener(sink *k, sink_lis *lis, char *err, size_t errlen)
@@ -129,13 +130,13 @@ static void seed_sets(sink_conf *c)
 /* timers - signals, the flush tick and --exit-after; the events go into ev[] */
 static void timers(sink *k, struct event *ev[4])
 {
-    struct timeval sec = {1, 0};
+    struct timeval flush = {0, RECORD_FLUSH_US};
     ev[0] = evsignal_new(k->base, SIGTERM, on_signal, k);
     ev[1] = evsignal_new(k->base, SIGINT, on_signal, k);
     ev[2] = event_new(k->base, -1, EV_PERSIST, on_flush, k);
     event_add(ev[0], NULL);
     event_add(ev[1], NULL);
-    event_add(ev[2], &sec);
+    event_add(ev[2], &flush);
     ev[3] = NULL;
     if (k->c.exit_after_us) {
         struct timeval tv = {(time_t)(k->c.exit_after_us / 1000000),

@@ -3,7 +3,7 @@
  * message as DIR/QUEUEID.eml).
  *
  * Record lines are built in memory and written when 64 KiB have gathered, when
- * sink_record_flush is called (the sink does it every second) and at sink_record_close, so
+ * sink_record_flush is called (the sink does it every 0.2 s) and at sink_record_close, so
  * the recorder costs one write(2) per many messages.  Every string is written as valid JSON:
  * bytes that are not UTF-8 come out as \u00XX.
  * Ownership: sink_record_open returns a recorder the caller closes with sink_record_close;
