@@ -53,16 +53,34 @@ def conf_value(v):
     return json.dumps(str(v))
 
 
-class Daemon:
-    """One sluiced with its own queue directory and config file."""
+_blackhole = None
 
-    def __init__(self, workdir=None, **params):
+
+def blackhole_port():
+    """A loopback port that accepts connections (in the kernel's backlog) and never says a
+    word: a relayhost that keeps deliveries waiting, so mail stays queued."""
+    global _blackhole
+    if _blackhole is None:
+        _blackhole = socket.socket()
+        _blackhole.bind(("127.0.0.1", 0))
+        _blackhole.listen(4096)
+    return _blackhole.getsockname()[1]
+
+
+class Daemon:
+    """One sluiced with its own queue directory and config file.  Unless deliver=True, its
+    mail is relayed to a black hole on loopback (and DNS points at a dead loopback port), so
+    accepted mail stays in the queue and nothing ever leaves the machine."""
+
+    def __init__(self, workdir=None, deliver=False, **params):
         self.own_dir = workdir is None
         self.dir = workdir or tempfile.mkdtemp(prefix="sluice-e2e-")
         self.port = params.pop("port", None) or free_port()
         self.qdir = os.path.join(self.dir, "queue")
         self.params = {"queue_directory": self.qdir, "listen": [f"127.0.0.1:{self.port}"],
-                       "myhostname": "mta.sluice.test"}
+                       "myhostname": "mta.sluice.test", "dns_servers": ["127.0.0.1@1"]}
+        if not deliver:
+            self.params["relayhost"] = f"[127.0.0.1]:{blackhole_port()}"
         self.params.update(params)
         self.conf = os.path.join(self.dir, "sluice.conf")
         self.log = os.path.join(self.dir, "sluiced.log")

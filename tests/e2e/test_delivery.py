@@ -49,7 +49,7 @@ class Delivery(unittest.TestCase):
         cls.mx1 = st.Sink("--reject-rcpt", "^bad", "--reply-script", rules, listen=[f"127.0.0.2:{PORT}"])
         cls.mx2 = st.Sink(listen=[f"127.0.0.3:{PORT}"])
         cls.back = st.Sink(listen=[f"127.0.0.5:{PORT}"])   # where DSNs to senders go
-        cls.d = st.Daemon(dns_servers=[cls.knot.server], smtp_port=PORT, minimal_backoff_time="1s",
+        cls.d = st.Daemon(deliver=True, dns_servers=[cls.knot.server], smtp_port=PORT, minimal_backoff_time="1s",
                           maximal_backoff_time="2s", queue_run_delay="1s", smtp_helo_timeout="2s",
                           smtp_connect_timeout="2s", smtp_connection_cache_time_limit="1s",
                           smtp_tls_security_level="may").start()
@@ -147,7 +147,7 @@ class Lifetime(unittest.TestCase):
             rules.close()
             mx1 = st.Sink("--reply-script", rules.name, listen=[f"127.0.0.2:{PORT}"])
             back = st.Sink(listen=[f"127.0.0.5:{PORT}"])
-            d = st.Daemon(dns_servers=[knot.server], smtp_port=PORT, minimal_backoff_time="0.5s",
+            d = st.Daemon(deliver=True, dns_servers=[knot.server], smtp_port=PORT, minimal_backoff_time="0.5s",
                           maximal_backoff_time="1s", maximal_queue_lifetime="3s").start()
             try:
                 with smtplib.SMTP("127.0.0.1", d.port) as s:
@@ -189,7 +189,7 @@ class TLS(unittest.TestCase):
         with Knot(zones) as knot:
             args = ["--tls-cert", self.cert, "--tls-key", self.key] if tls_sink else []
             sink = st.Sink(*args, listen=[f"127.0.0.6:{PORT}"])
-            d = st.Daemon(dns_servers=[knot.server], smtp_port=PORT, smtp_tls_security_level=level,
+            d = st.Daemon(deliver=True, dns_servers=[knot.server], smtp_port=PORT, smtp_tls_security_level=level,
                           smtp_tls_CAfile=self.ca, minimal_backoff_time="30s").start()
             try:
                 with smtplib.SMTP("127.0.0.1", d.port) as s:
@@ -230,7 +230,7 @@ class DeadHost(unittest.TestCase):
             silent = socket.socket()
             silent.bind(("127.0.0.7", PORT))
             silent.listen(5)   # accepts, never greets
-            d = st.Daemon(dns_servers=[knot.server], smtp_port=PORT, smtp_helo_timeout="1s",
+            d = st.Daemon(deliver=True, dns_servers=[knot.server], smtp_port=PORT, smtp_helo_timeout="1s",
                           minimal_backoff_time="60s").start()
             try:
                 with smtplib.SMTP("127.0.0.1", d.port) as s:
@@ -248,7 +248,7 @@ class KillDuringDelivery(unittest.TestCase):
         N = 1500
         with Knot(ZONES) as knot:
             sink = st.Sink("--tarpit", "0.01", listen=[f"127.0.0.2:{PORT}"])
-            d = st.Daemon(dns_servers=[knot.server], smtp_port=PORT, minimal_backoff_time="0.5s",
+            d = st.Daemon(deliver=True, dns_servers=[knot.server], smtp_port=PORT, minimal_backoff_time="0.5s",
                           maximal_backoff_time="1s", smtp_destination_concurrency_limit=5)
             try:
                 d.write_conf()
