@@ -15,6 +15,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/strpool.h"
 #include "common/xmalloc.h"
 
 /* hash_of - bucket of a qid (ids are time-based: mix the bits) */
@@ -102,16 +103,31 @@ void spool_index_remove(spool *s, qmsg *m)
     s->nrcpt -= m->nrcpt - m->nfinal;
 }
 
+qmsg *spool_msg_alloc(uint32_t nrcpt, const char *const *addrs, const uint32_t *lens)
+{
+    size_t bytes = sizeof(qmsg) + sizeof(qrcpt) * nrcpt;
+    for (uint32_t i = 0; i < nrcpt; i++)
+        bytes += lens[i] + 1;
+    qmsg *m = xcalloc(1, bytes);
+    m->nrcpt = nrcpt;
+    m->rcpts = (qrcpt *)(m + 1);
+    char *p = (char *)(m->rcpts + nrcpt);
+    for (uint32_t i = 0; i < nrcpt; i++) {
+        memcpy(p, addrs[i], lens[i]);
+        p[lens[i]] = 0;
+        m->rcpts[i].address = p;
+        p += lens[i] + 1;
+    }
+    return m;
+}
+
 void spool_msg_free(qmsg *m)
 {
     if (!m)
         return;
-    for (uint32_t i = 0; i < m->nrcpt; i++) {
-        free(m->rcpts[i].address);
-        free(m->rcpts[i].last_reply);
-    }
-    free(m->rcpts);
-    free(m->sender);
+    for (uint32_t i = 0; i < m->nrcpt; i++)
+        strpool_put(m->rcpts[i].last_reply);
+    strpool_put(m->sender);
     free(m->origin);
     free(m);
 }
@@ -266,19 +282,19 @@ static void add_done(spool *s, wjob *j)
 /* new_qmsg - the in-memory message for n */
 static qmsg *new_qmsg(const spool_new *n)
 {
-    qmsg *m = xcalloc(1, sizeof *m);
+    uint32_t *lens = xcalloc((size_t)n->nrcpt + 1, sizeof *lens);
+    for (int i = 0; i < n->nrcpt; i++)
+        lens[i] = (uint32_t)strlen(n->rcpts[i]);
+    qmsg *m = spool_msg_alloc((uint32_t)n->nrcpt, n->rcpts, lens);
+    free(lens);
     m->qid = n->qid ? n->qid : qid_next();
     if (n->qid)
         qid_observe(n->qid);
     m->arrival_us = clock_now_us();
     m->size = n->body_len;
-    m->sender = xstrdup(n->sender ? n->sender : "");
+    m->sender = strpool_get(n->sender ? n->sender : "");
     m->origin = n->origin && *n->origin ? xstrdup(n->origin) : NULL;
     m->flags = n->flags;
-    m->nrcpt = (uint32_t)n->nrcpt;
-    m->rcpts = xcalloc((size_t)n->nrcpt, sizeof *m->rcpts);
-    for (int i = 0; i < n->nrcpt; i++)
-        m->rcpts[i].address = xstrdup(n->rcpts[i]);
     return m;
 }
 
@@ -349,8 +365,9 @@ void spool_set_rcpt(spool *s, qmsg *m, uint32_t idx, uint8_t state, uint16_t att
     r->attempts = attempts;
     r->next_attempt_us = next_attempt_us;
     if (reply) {
-        free(r->last_reply);
-        r->last_reply = xstrdup(reply);
+        const char *old = r->last_reply;
+        r->last_reply = strpool_get(reply);
+        strpool_put(old);
     }
     rec_rcpt x = {.state = state, .attempts = attempts, .next_attempt_us = next_attempt_us,
                   .last_reply = r->last_reply, .last_reply_len = cstr_len(r->last_reply)};

@@ -20,20 +20,22 @@ typedef struct spool spool;
 
 /* One recipient of a queued message. */
 typedef struct qrcpt {
-    char *address;
-    char *last_reply;          /* NULL until a delivery attempt said something */
+    char *address;             /* in the message's own allocation */
+    const char *last_reply;    /* interned (strpool); NULL until an attempt said something */
     int64_t next_attempt_us;   /* RCPT_DEFERRED: when to try again */
     uint16_t attempts;
     uint8_t state;             /* enum rcpt_state */
     uint8_t sflags;            /* the scheduler's own bits (not stored) */
 } qrcpt;
 
-/* A queued message: the envelope and where its record lives.  Owned by the spool. */
+/* A queued message: the envelope and where its record lives.  Owned by the spool.  One
+ * allocation holds the message, its recipients and their addresses (a queue of a million
+ * recipients must stay small: see bench/bench_memory.c); sender and replies are interned. */
 typedef struct qmsg {
     qid_t qid;
     int64_t arrival_us;
     uint64_t size;             /* body bytes */
-    char *sender;
+    const char *sender;        /* interned (strpool) */
     char *origin;              /* where a local submission came from (maildrop file), or NULL */
     qrcpt *rcpts;
     uint32_t nrcpt;

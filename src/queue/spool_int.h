@@ -100,6 +100,9 @@ void spool_index_insert(spool *s, qmsg *m);
 /* spool_index_remove - take m out of the hash and the list (not freed) */
 void spool_index_remove(spool *s, qmsg *m);
 void spool_msg_free(qmsg *m);
+/* spool_msg_alloc - a message with room for nrcpt recipients whose addresses are given
+ * (copied into the same allocation); sender and the rest are left to the caller */
+qmsg *spool_msg_alloc(uint32_t nrcpt, const char *const *addrs, const uint32_t *lens);
 seginfo *spool_seg(spool *s, uint64_t segno, int create);
 void spool_seg_account(spool *s, uint64_t segno, uint64_t seg_size);
 wjob *spool_job_new(spool *s, enum wjob_kind kind, uint8_t type);

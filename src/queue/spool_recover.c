@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/strpool.h"
 #include "common/xmalloc.h"
 
 /* A collected RCPT or MSGOP record. */
@@ -95,20 +96,31 @@ static void set_aside(spool *s, uint64_t segno, uint64_t off, const uint8_t *p, 
 /* msg_from_rec - a qmsg from a decoded MSG record at off in segno */
 static qmsg *msg_from_rec(const rec *r, uint64_t segno, uint64_t off, size_t total)
 {
-    qmsg *m = xcalloc(1, sizeof *m);
+    const char **addrs = xcalloc(r->nrcpt, sizeof *addrs);
+    uint32_t *lens = xcalloc(r->nrcpt, sizeof *lens);
+    for (uint32_t i = 0; i < r->nrcpt; i++) {
+        addrs[i] = r->rcpts[i].address;
+        lens[i] = r->rcpts[i].address_len;
+    }
+    qmsg *m = spool_msg_alloc(r->nrcpt, addrs, lens);
+    free(addrs);
+    free(lens);
     m->qid = r->qid;
     m->arrival_us = r->arrival_us;
     m->size = r->body_len;
-    m->sender = xstrndup(r->sender, r->sender_len);
+    char *sender = xstrndup(r->sender, r->sender_len);
+    m->sender = strpool_get(sender);
+    free(sender);
     m->origin = r->origin_len ? xstrndup(r->origin, r->origin_len) : NULL;
     m->flags = r->flags;
-    m->nrcpt = r->nrcpt;
-    m->rcpts = xcalloc(r->nrcpt, sizeof *m->rcpts);
     for (uint32_t i = 0; i < r->nrcpt; i++) {
         const rec_rcpt *x = &r->rcpts[i];
         qrcpt *q = &m->rcpts[i];
-        q->address = xstrndup(x->address, x->address_len);
-        q->last_reply = x->last_reply_len ? xstrndup(x->last_reply, x->last_reply_len) : NULL;
+        if (x->last_reply_len) {
+            char *t = xstrndup(x->last_reply, x->last_reply_len);
+            q->last_reply = strpool_get(t);
+            free(t);
+        }
         q->state = x->state;
         q->attempts = x->attempts;
         q->next_attempt_us = x->next_attempt_us;
@@ -130,15 +142,9 @@ static void take_msg(scan *sc, const rec *r, uint64_t segno, uint64_t off, size_
     if (old && old->lsn >= r->lsn)
         return;
     qmsg *m = msg_from_rec(r, segno, off, total);
-    if (old) {   /* replace the older copy, keeping its place in the index */
-        m->prev = old->prev;
-        m->next = old->next;
-        m->hnext = old->hnext;
-        qmsg tmp = *old;
-        *old = *m;
-        *m = tmp;
-        spool_msg_free(m);
-        return;
+    if (old) {   /* the newer copy (written by compaction) replaces the older one */
+        spool_index_remove(s, old);
+        spool_msg_free(old);
     }
     spool_index_insert(s, m);
 }
@@ -298,8 +304,9 @@ static void apply_update(spool *s, const upd *u)
     q->attempts = u->attempts;
     q->next_attempt_us = u->next_attempt_us;
     if (u->reply) {
-        free(q->last_reply);
-        q->last_reply = xstrdup(u->reply);
+        const char *old = q->last_reply;
+        q->last_reply = strpool_get(u->reply);
+        strpool_put(old);
     }
 }
 
