@@ -178,6 +178,9 @@ void sink_on_message(smtpd_session *s, smtpd_message *m);
 void sink_message_id(const void *msg, size_t len, char *buf, size_t buflen);
 
 /* sink_main.c */
+/* sink_listener_opts - the engine options of a listener: its set's settings, the sink's
+ * hooks, lis as the hook context */
+smtpd_opts sink_listener_opts(sink_lis *lis);
 /* sink_stop - begin the orderly exit (summary printed once the loop ends) */
 void sink_stop(sink *k, const char *why);
 

@@ -29,22 +29,28 @@
 #define DRAIN_TICK_US 10000
 #define RECORD_FLUSH_US 200000   /* records reach the file within 0.2 s */
 
-/* open_listener - bind one --listen with its set's policies */
-static int open_listener(sink *k, sink_lis *lis, char *err, size_t errlen)
+smtpd_opts sink_listener_opts(sink_lis *lis)
 {
     const sink_policy *p = &lis->set->p;
-    netaddr a;
-    const char *perr;
-    if (sink_parse_listen(lis->addr, &a, &perr) < 0) {
-        snprintf(err, errlen, "--listen %s: %s", lis->addr, perr);
-        return -1;
-    }
     smtpd_opts o = {
         .hostname = p->hostname, .banner = p->banner, .timeout_ms = p->timeout_us / 1000,
         .max_message_size = p->max_size, .max_rcpts = p->max_rcpts, .hard_error_limit = 20,
         .soft_error_limit = 10, .tls = lis->set->tls, .tls_required = p->require_tls,
         .hooks = &sink_hooks, .hook_ctx = lis,
     };
+    return o;
+}
+
+/* open_listener - bind one --listen with its set's policies */
+static int open_listener(sink *k, sink_lis *lis, char *err, size_t errlen)
+{
+    netaddr a;
+    const char *perr;
+    if (sink_parse_listen(lis->addr, &a, &perr) < 0) {
+        snprintf(err, errlen, "--listen %s: %s", lis->addr, perr);
+        return -1;
+    }
+    smtpd_opts o = sink_listener_opts(lis);
     lis->k = k;
     lis->l = smtpd_listen(k->base, &a, &o, err, (int)errlen);
     if (!lis->l)
