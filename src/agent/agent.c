@@ -175,6 +175,10 @@ static void on_event(void *arg, smtpc *c, enum smtpc_event ev, const smtpc_reply
 {
     asess *x = arg;
     if (ev == SMTPC_EV_READY) {
+        const smtpc_features *f = smtpc_features_of(c);
+        if (f->tls_active)
+            log_info(NULL, "%s TLS connection established to %s: %s", f->tls_verified ? "Verified" : "Untrusted",
+                     smtpc_peer(c), f->tls_info);
         x->state = AS_READY;
         x->setup_us = clock_now_us() - x->conn_start_us;
         if (x->job)

@@ -222,6 +222,29 @@ class TLS(unittest.TestCase):
         recs, queue, log = self.run_level("verify", True)
         self.assertEqual(len(recs), 1)
         self.assertTrue(recs[0]["tls"])
+        self.assertIn("Verified TLS connection established to mx.tls.test", log)
+
+
+class JsonLog(unittest.TestCase):
+    def test_delivery_lines_as_json(self):
+        with Knot(ZONES) as knot:
+            sink = st.Sink(listen=[f"127.0.0.2:{PORT}"])
+            d = st.Daemon(deliver=True, dns_servers=[knot.server], smtp_port=PORT, log_format="json").start()
+            try:
+                with smtplib.SMTP("127.0.0.1", d.port) as s:
+                    s.sendmail("a@src.test", ["j1@d1.test", "j2@d1.test"], "Subject: json\r\n\r\nx\r\n")
+                st.wait_for(lambda: d.logtext().count('"status":"sent"') >= 2, what="two JSON lines")
+                events = [json.loads(l) for l in d.logtext().splitlines() if l.startswith("{")]
+                sent = sorted(e["to"] for e in events if e["status"] == "sent")
+                self.assertEqual(sent, ["j1@d1.test", "j2@d1.test"])
+                e = events[0]
+                for k in ("queue_id", "relay", "delay", "delays", "dsn", "reply"):
+                    self.assertIn(k, e)
+                self.assertEqual(len(e["delays"]), 4)
+                self.assertTrue(e["relay"].startswith("mx1.d1.test[127.0.0.2]"))
+            finally:
+                d.cleanup()
+                sink.kill()
 
 
 class DeadHost(unittest.TestCase):

@@ -620,6 +620,41 @@ static void test_hold_release_and_421(void **state)
     stop();
 }
 
+static void test_delay_warning(void **state)
+{
+    (void)state;
+    start("delay_warning_time = \"1h\";\n");
+    fa.hold = 0;
+    const char *r[] = {"later@d1.test"};
+    qid_t q = submit("later-s@src.test", r, 1, 0);
+    settle();
+    assert_null(find_dsn());   /* not yet */
+    for (int i = 0; i < 40 && !find_dsn(); i++) {
+        clock_advance(300 * SEC);
+        sched_run_due(sc);
+        settle();
+    }
+    qmsg *dsn = find_dsn();
+    assert_non_null(dsn);
+    assert_true(clock_now_us() - T0 >= 3600 * SEC);
+    dbuf b = {0};
+    spool_read_body(sp, dsn, &b);
+    assert_non_null(strstr(dbuf_cstr(&b), "Action: delayed"));
+    assert_non_null(strstr(dbuf_cstr(&b), "Subject: Delayed Mail (still being retried)"));
+    dbuf_free(&b);
+    assert_true(spool_find(sp, q)->flags & MSGF_WARNED);   /* once only */
+    int dsns = 0;
+    for (int i = 0; i < 10; i++) {
+        clock_advance(4000 * SEC);
+        sched_run_due(sc);
+        settle();
+    }
+    for (qmsg *m = spool_first(sp); m; m = spool_next(sp, m))
+        dsns += (m->flags & MSGF_BOUNCE) != 0;
+    assert_int_equal(dsns, 1);
+    stop();
+}
+
 int main(void)
 {
     log_set_level(SL_WARN);
@@ -635,6 +670,7 @@ int main(void)
         cmocka_unit_test(test_fairness),
         cmocka_unit_test(test_double_bounce),
         cmocka_unit_test(test_hold_release_and_421),
+        cmocka_unit_test(test_delay_warning),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
