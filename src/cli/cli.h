@@ -61,5 +61,7 @@ int cli_send_main(cli_globals *g, int argc, char **argv, const char *prog);
 int cli_queue_main(cli_globals *g, int argc, char **argv);
 int cli_mailq_main(cli_globals *g, int argc, char **argv);
 int cli_config_main(cli_globals *g, int argc, char **argv);
+int cli_classify_main(cli_globals *g, int argc, char **argv);
+int cli_status_main(cli_globals *g, int argc, char **argv);
 
 #endif

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "doctor/doctor.h"
 #include "common/log.h"
 #include "sink/sink.h"
 
@@ -14,6 +15,9 @@ static void usage(FILE *f)
                "  send [sendmail options] [recipient...]   queue a message read from stdin\n"
                "  queue list|show|delete|hold|release|flush   inspect and manage the queue\n"
                "  config [-n] [name...]                    the effective configuration\n"
+               "  status [--json]                          destinations: limits, state, what was learned\n"
+               "  classify [--json-in] [FILE|-]            what receivers' replies mean\n"
+               "  doctor [SUBCOMMAND]                      diagnose delivery problems (doctor --help)\n"
                "  sink [options] --listen ADDR:PORT...     a test receiver that greylists and throttles\n"
                "  version\n"
                "Invoked as sendmail (or mailq) it behaves as that program.\n");
@@ -68,6 +72,12 @@ int main(int argc, char **argv)
         rc = cli_config_main(&g, argc - i - 1, argv + i + 1);
     else if (!strcmp(cmd, "sink"))
         rc = sink_main(argc - i, argv + i);
+    else if (!strcmp(cmd, "doctor"))
+        rc = doctor_main(&g, argc - i - 1, argv + i + 1);
+    else if (!strcmp(cmd, "classify"))
+        rc = cli_classify_main(&g, argc - i - 1, argv + i + 1);
+    else if (!strcmp(cmd, "status"))
+        rc = cli_status_main(&g, argc - i - 1, argv + i + 1);
     else if (!strcmp(cmd, "version")) {
         printf("sluice %s\n", SLUICE_VERSION);
         rc = 0;
