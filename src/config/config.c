@@ -97,6 +97,18 @@ static const struct param params[] = {
      OFF(smtp_connection_reuse_count_limit), NULL},
     {"smtp_connection_reuse_time_limit", P_TIME, "300s", 's', 0, BIG,
      OFF(smtp_connection_reuse_time_limit_ms), NULL},
+    /* shaping */
+    {"shaping", P_BOOL, "yes", 0, 0, 0, OFF(shaping), NULL},
+    {"reply_class_rules", P_LIST, "", 0, 0, 0, OFF(reply_class_rules), check_abs_path},
+    {"concurrency_probe_time", P_TIME, "10m", 's', 1000, BIG, OFF(concurrency_probe_time_ms), NULL},
+    {"rate_probe_time", P_TIME, "5m", 's', 1000, BIG, OFF(rate_probe_time_ms), NULL},
+    {"greylist_min_retry_time", P_TIME, "15s", 's', 100, BIG, OFF(greylist_min_retry_time_ms), NULL},
+    {"greylist_max_retry_time", P_TIME, "6m", 's', 100, BIG, OFF(greylist_max_retry_time_ms), NULL},
+    {"overload_backoff_time", P_TIME, "5s", 's', 100, BIG, OFF(overload_backoff_time_ms), NULL},
+    {"overload_max_backoff_time", P_TIME, "30m", 's', 100, BIG, OFF(overload_max_backoff_time_ms), NULL},
+    {"reputation_backoff_time", P_TIME, "1h", 's', 100, BIG, OFF(reputation_backoff_time_ms), NULL},
+    {"reputation_max_backoff_time", P_TIME, "12h", 's', 100, BIG, OFF(reputation_max_backoff_time_ms), NULL},
+    {"smtp_fallback_relay", P_STR, "", 0, 0, 0, OFF(smtp_fallback_relay), check_relayhost},
     /* the SMTP client */
     {"smtp_port", P_INT, "25", 0, 1, 65535, OFF(smtp_port), NULL},
     {"smtp_helo_name", P_STR, "", 0, 0, 0, OFF(smtp_helo_name), NULL},

@@ -57,6 +57,14 @@ typedef struct sl_config {
     int64_t smtp_connection_cache_time_limit_ms;
     int64_t smtp_connection_reuse_count_limit;
     int64_t smtp_connection_reuse_time_limit_ms;
+    /* shaping: reading the receiver */
+    int shaping;
+    strlist reply_class_rules;
+    int64_t concurrency_probe_time_ms, rate_probe_time_ms;
+    int64_t greylist_min_retry_time_ms, greylist_max_retry_time_ms;
+    int64_t overload_backoff_time_ms, overload_max_backoff_time_ms;
+    int64_t reputation_backoff_time_ms, reputation_max_backoff_time_ms;
+    char *smtp_fallback_relay;
     /* the SMTP client */
     int64_t smtp_port;
     char *smtp_helo_name;

@@ -28,7 +28,7 @@ struct ctl_server {
     struct ctl_conn *conns;
 };
 
-enum conn_state { CS_REQUEST, CS_BODY, CS_BUSY, CS_LISTING };
+enum conn_state { CTL_REQUEST, CTL_BODY, CTL_BUSY, CTL_LISTING };
 
 typedef struct ctl_conn {
     ctl_server *srv;
@@ -159,7 +159,7 @@ static void list_more(ctl_conn *c)
     send_json(c, json_pack("{s:b,s:I}", "ok", 1, "count", (json_int_t)c->count));
     free(c->list);
     c->list = NULL;
-    c->state = CS_REQUEST;
+    c->state = CTL_REQUEST;
 }
 
 /* cmd_list - snapshot the ids, then stream */
@@ -174,7 +174,7 @@ static void cmd_list(ctl_conn *c, json_t *req)
         c->list[n++] = m->qid;
     c->nlist = n;
     c->at = c->count = 0;
-    c->state = CS_LISTING;
+    c->state = CTL_LISTING;
     list_more(c);
 }
 
@@ -264,7 +264,7 @@ static void change_done(void *arg, int err)
     if (json_object_get(r, "error"))
         json_object_set_new(r, "ok", json_false());
     send_json(c, r);
-    c->state = CS_REQUEST;
+    c->state = CTL_REQUEST;
 }
 
 /* apply_change - one hold/release/delete on m; returns 1 when a record was queued */
@@ -300,7 +300,7 @@ static void cmd_change(ctl_conn *c, json_t *req, const char *cmd)
     size_t n = 0;
     c->pending = 1;   /* held until every change is queued */
     c->result = json_pack("{s:b,s:i,s:o}", "ok", 1, "count", 0, "missing", missing);
-    c->state = CS_BUSY;
+    c->state = CTL_BUSY;
     if (json_is_true(json_object_get(req, "all"))) {
         for (qmsg *m = spool_first(sp), *nx; m; m = nx) {
             nx = spool_next(sp, m);
@@ -346,7 +346,7 @@ static void submit_done(void *arg, qmsg *m, int err)
         conn_free(c);
         return;
     }
-    c->state = CS_REQUEST;
+    c->state = CTL_REQUEST;
     if (!m) {
         send_error(c, 75, "the message could not be queued: %s", strerror(err));
         return;
@@ -382,7 +382,7 @@ static void run_submit(ctl_conn *c, const uint8_t *msg, size_t len)
     if (!rcpts || n == 0 || !sender) {
         free(rcpts);
         send_error(c, 64, "submit needs a sender and at least one recipient");
-        c->state = CS_REQUEST;
+        c->state = CTL_REQUEST;
         return;
     }
     cleanup_in in = {.sender = sender, .rcpts = rcpts, .nrcpt = n, .msg = msg, .len = len,
@@ -392,7 +392,7 @@ static void run_submit(ctl_conn *c, const uint8_t *msg, size_t len)
                      .flags = (uint32_t)json_integer_value(json_object_get(req, "flags")) &
                               (MSGF_8BITMIME | MSGF_SMTPUTF8)};
     c->pending++;
-    c->state = CS_BUSY;
+    c->state = CTL_BUSY;
     bufferevent_disable(c->bev, EV_READ);
     cleanup_submit(d, &in, submit_done, c);
     free(rcpts);
@@ -411,12 +411,12 @@ static void cmd_submit(ctl_conn *c, json_t *req)
                    (long long)c->srv->d->cfg->message_size_limit);
         c->need = (size_t)size;   /* swallow the bytes */
         c->req = NULL;
-        c->state = CS_BODY;
+        c->state = CTL_BODY;
         return;
     }
     c->req = json_incref(req);
     c->need = (size_t)size;
-    c->state = CS_BODY;
+    c->state = CTL_BODY;
 }
 
 typedef struct command {
@@ -488,12 +488,12 @@ static void on_read(struct bufferevent *bev, void *arg)
     ctl_conn *c = arg;
     struct evbuffer *in = bufferevent_get_input(bev);
     for (;;) {
-        if (c->state == CS_BODY) {
+        if (c->state == CTL_BODY) {
             if (evbuffer_get_length(in) < c->need)
                 return;
             if (!c->req) {   /* refused: discard */
                 evbuffer_drain(in, c->need);
-                c->state = CS_REQUEST;
+                c->state = CTL_REQUEST;
                 continue;
             }
             uint8_t *msg = evbuffer_pullup(in, (ssize_t)c->need);
@@ -503,7 +503,7 @@ static void on_read(struct bufferevent *bev, void *arg)
             c->req = NULL;
             continue;
         }
-        if (c->state != CS_REQUEST)
+        if (c->state != CTL_REQUEST)
             return;
         size_t len;
         char *line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF);
@@ -524,7 +524,7 @@ static void on_write(struct bufferevent *bev, void *arg)
 {
     ctl_conn *c = arg;
     (void)bev;
-    if (c->state == CS_LISTING)
+    if (c->state == CTL_LISTING)
         list_more(c);
 }
 

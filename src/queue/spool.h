@@ -26,6 +26,8 @@ typedef struct qrcpt {
     uint16_t attempts;
     uint8_t state;             /* enum rcpt_state */
     uint8_t sflags;            /* the scheduler's own bits (not stored) */
+    uint32_t grey_s;           /* scheduler: first greylisted, seconds after arrival + 1;
+                                  0 never (not stored) */
 } qrcpt;
 
 /* A queued message: the envelope and where its record lives.  Owned by the spool.  One

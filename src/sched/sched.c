@@ -226,6 +226,8 @@ void sched_run_due(sched *s)
     sched_flush_failed(s);
     sched_pump(s);
     int64_t next = sched_dest_housekeeping(s, clock_now_us());
+    if (clock_now_us() - s->saved_at_us > 10 * 1000000LL)
+        sched_state_save(s);
     if (s->nheap && s->heap[1]->due_us < next)
         next = s->heap[1]->due_us;
     if (next != INT64_MAX)
@@ -277,6 +279,20 @@ sched *sched_new(struct event_base *base, const sl_config *cfg, spool *sp,
     s->timer = evtimer_new(base, on_timer, s);
     s->domains = hmap_new();
     s->dests = hmap_new();
+    s->shcfg = (shape_cfg){
+        .enabled = cfg->shaping,
+        .conc_max = (int)cfg->smtp_destination_concurrency_limit,
+        .conc_probe_us = cfg->concurrency_probe_time_ms * 1000,
+        .rate_probe_us = cfg->rate_probe_time_ms * 1000,
+        .grey_min_us = cfg->greylist_min_retry_time_ms * 1000,
+        .grey_max_us = cfg->greylist_max_retry_time_ms * 1000,
+        .overload_min_us = cfg->overload_backoff_time_ms * 1000,
+        .overload_max_us = cfg->overload_max_backoff_time_ms * 1000,
+        .rep_min_us = cfg->reputation_backoff_time_ms * 1000,
+        .rep_max_us = cfg->reputation_max_backoff_time_ms * 1000,
+    };
+    s->state_path = xasprintf("%s/shaping.json", cfg->queue_directory);
+    sched_state_load(s);
     if (getrandom(&s->rng, sizeof s->rng, GRND_NONBLOCK) != sizeof s->rng || !s->rng)
         s->rng = 0x9e3779b97f4a7c15ULL ^ (uint64_t)clock_now_us();
     spool_on_gone(sp, on_gone, s);
@@ -290,6 +306,7 @@ void sched_free(sched *s)
 {
     if (!s)
         return;
+    sched_state_save(s);
     spool_on_gone(s->sp, NULL, NULL);
     spool_on_added(s->sp, NULL, NULL);
     while (s->failed) {
@@ -304,7 +321,15 @@ void sched_free(sched *s)
         s->heap[i]->heap_idx = 0;
     free(s->heap);
     event_free(s->timer);
+    json_decref(s->saved);
+    free(s->state_path);
     free(s);
+}
+
+void sched_set_classifier(sched *s, sched_classify_fn fn, const classifier *c)
+{
+    s->classify = fn;
+    s->cls = c;
 }
 
 void sched_get_counts(sched *s, sched_counts *c)
@@ -314,20 +339,29 @@ void sched_get_counts(sched *s, sched_counts *c)
     c->dests = hmap_count(s->dests);
 }
 
-/* dest_json - one destination for status */
+/* dest_json - one destination for status: queue, sessions and what shaping learned */
 static void dest_json(const char *key, void *val, void *arg)
 {
     sched_dest *d = val;
     json_t *a = arg;
-    const char *state = d->nready && d->nsess >= d->limit ? "throttled" : d->nsess ? "active" : "idle";
-    json_array_append_new(a, json_pack("{s:s,s:s,s:i,s:i,s:i,s:i,s:I,s:I,s:I,s:I,s:I,s:s?}",
-                                       "destination", key, "state", state, "sessions", d->nsess,
-                                       "busy", d->nbusy, "idle", d->nidle, "concurrency_limit", d->limit,
-                                       "rate_delay_ms", (json_int_t)(d->rate_delay_us / 1000),
-                                       "queued_jobs", (json_int_t)d->nready,
-                                       "delivered", (json_int_t)d->delivered,
-                                       "deferred", (json_int_t)d->deferred,
-                                       "bounced", (json_int_t)d->bounced, "last_reply", d->last_reply));
+    int64_t now = clock_now_us();
+    json_t *o = shape_json(&d->sh, now);
+    int64_t oldest = 0;
+    for (sched_job *j = d->ready; j; j = j->next)
+        if (j->m && (!oldest || j->m->arrival_us < oldest))
+            oldest = j->m->arrival_us;
+    json_object_set_new(o, "destination", json_string(key));
+    json_object_set_new(o, "sessions", json_integer(d->nsess));
+    json_object_set_new(o, "busy", json_integer(d->nbusy));
+    json_object_set_new(o, "idle", json_integer(d->nidle));
+    json_object_set_new(o, "queued_jobs", json_integer((json_int_t)d->nready));
+    json_object_set_new(o, "oldest_queued_s", json_real(oldest ? (double)(now - oldest) / 1e6 : 0));
+    json_object_set_new(o, "delivered", json_integer((json_int_t)d->delivered));
+    json_object_set_new(o, "deferred", json_integer((json_int_t)d->deferred));
+    json_object_set_new(o, "bounced", json_integer((json_int_t)d->bounced));
+    json_object_set_new(o, "rate_delay_ms", json_integer((json_int_t)(d->rate_delay_us / 1000)));
+    json_object_set_new(o, "tls", json_string(d->t.tls_level));
+    json_array_append_new(a, o);
 }
 
 json_t *sched_status(sched *s)

@@ -22,6 +22,7 @@
 #include "config/config.h"
 #include "dns/dns.h"
 #include "queue/spool.h"
+#include "shaping/classify.h"
 
 typedef struct sched sched;
 typedef struct sched_dest sched_dest;
@@ -84,6 +85,12 @@ typedef struct sched_resolver {
 /* sched_new - a scheduler over spool sp (which it registers with for "message gone") */
 sched *sched_new(struct event_base *base, const sl_config *cfg, spool *sp,
                  const sched_agent *agent, const sched_resolver *res);
+/* The reply classifier as a function (src/shaping/classify.c's classify() in the daemon;
+ * tests may give their own). */
+typedef void (*sched_classify_fn)(const classifier *c, const classify_input *in, classify_result *out);
+/* sched_set_classifier - what reads the receivers' replies (shaping); fn NULL: a plain
+ * Postfix-like schedule for every deferral.  Set before the first delivery. */
+void sched_set_classifier(sched *s, sched_classify_fn fn, const classifier *c);
 /* sched_free - close every session; jobs in flight are abandoned (their recipients stay
  * as they are in the spool and are tried again after a restart) */
 void sched_free(sched *s);

@@ -50,10 +50,13 @@ sched_dest *sched_dest_get(sched *s, const char *key, const sched_target *t)
         d->t.hosts[i] = xstrdup(t->hosts[i]);
     d->t.name = d->key;
     d->t.tls_level = tls_level_for(s->cfg, key, t);
-    d->limit = (int)s->cfg->smtp_destination_concurrency_limit;
     d->rate_delay_us = s->cfg->smtp_destination_rate_delay_ms * 1000;
+    shape_init(&d->sh, &s->shcfg, d->key);
+    json_t *saved = json_object_get(s->saved, key);
+    if (saved)
+        shape_restore(&d->sh, saved, clock_now_us());
     hmap_put(s->dests, key, d);
-    log_debug(NULL, "destination %s: concurrency %d, rate delay %lldms, TLS %s", key, d->limit,
+    log_debug(NULL, "destination %s: concurrency %d, rate delay %lldms, TLS %s", key, d->sh.conc,
               (long long)(d->rate_delay_us / 1000), d->t.tls_level);
     return d;
 }
@@ -156,9 +159,15 @@ static int try_start(sched *s, sched_dest *d, int64_t now, int64_t *wake)
             *wake = d->next_start_us;
         return 0;
     }
+    int64_t at = INT64_MAX;
+    if (!shape_may_start(&d->sh, now, (uint32_t)d->nbusy, &at)) {
+        if (at < *wake)
+            *wake = at;
+        return 0;
+    }
     void *sess = take_idle(d);
     if (!sess) {
-        if (d->nsess >= d->limit || s->total_sess >= s->cfg->smtp_connection_limit)
+        if (d->nsess >= d->sh.conc || s->total_sess >= s->cfg->smtp_connection_limit)
             return 0;
         d->nsess++;
         s->total_sess++;
@@ -221,7 +230,7 @@ static void park_session(sched *s, sched_dest *d, void *sess, int alive)
         s->total_sess--;
         return;
     }
-    if (d->nsess > d->limit || (!d->nready && s->cfg->smtp_connection_cache_time_limit_ms == 0)) {
+    if (d->nsess > d->sh.conc || (!d->nready && s->cfg->smtp_connection_cache_time_limit_ms == 0)) {
         s->agent.close(s->agent.ctx, sess);
         d->nsess--;
         s->total_sess--;
@@ -291,6 +300,10 @@ static void hk_one(const char *key, void *val, void *arg)
     (void)key;
     struct hk *h = arg;
     sched_dest *d = val;
+    int before = d->sh.conc;
+    shape_tick(&d->sh, h->now);
+    if (d->sh.conc > before)
+        h->closed++;   /* room for another session: pump again */
     if (!d->nidle)
         return;
     int64_t n = expire_idle(h->s, d, h->now, &h->closed);
@@ -360,6 +373,7 @@ static void free_dest(void *p)
     for (int i = 0; i < d->t.nhosts; i++)
         free(d->t.hosts[i]);
     free(d->t.hosts);
+    shape_free(&d->sh);
     free(d->idle);
     free(d->last_reply);
     free(d->key);

@@ -9,6 +9,7 @@
 #define SLUICE_SCHED_INT_H
 #include "common/hmap.h"
 #include "sched/sched.h"
+#include "shaping/shape.h"
 
 #define RCPT_SF_INFLIGHT 1   /* qrcpt.sflags: in a job (queued or running) */
 
@@ -39,7 +40,8 @@ struct sched_dest {
     int nsess, nbusy;          /* sessions open (busy + idle), busy */
     idle_sess *idle;
     int nidle, idle_cap;
-    int limit;                 /* concurrency limit now */
+    shape sh;                  /* what the receiver taught us: limits, pauses (sh.conc is the
+                                  concurrency limit now) */
     int64_t rate_delay_us;
     int64_t next_start_us;     /* rate delay: no job starts before this */
     sched_dest *ring_next, *ring_prev;
@@ -64,6 +66,12 @@ struct sched {
     int total_sess;
     int pumping;
     sched_job *failed;         /* routing failures waiting to be applied */
+    sched_classify_fn classify;
+    const classifier *cls;
+    shape_cfg shcfg;
+    json_t *saved;             /* learned values from the state file, by destination */
+    char *state_path;          /* QUEUE_DIRECTORY/shaping.json */
+    int64_t saved_at_us;
     uint64_t rng;
     sched_counts counts;
 };
@@ -77,6 +85,10 @@ uint64_t sched_random(sched *s);
 /* sched_route.c */
 void sched_route_job(sched *s, sched_job *j, const char *domain);
 void sched_route_free(sched *s);
+
+/* sched_state.c - the learned values that survive a restart */
+void sched_state_load(sched *s);
+void sched_state_save(sched *s);
 
 /* sched_dest.c */
 sched_dest *sched_dest_get(sched *s, const char *key, const sched_target *t);

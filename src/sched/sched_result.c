@@ -87,7 +87,7 @@ static const char *const status_names[] = {"sent", "deferred", "bounced", "expir
 
 /* log_attempt - one delivery line */
 static void log_attempt(sched *s, const sched_job *j, int i, enum outcome o, const char *why, int64_t now,
-                        int64_t arrival)
+                        int64_t arrival, const classify_result *cr)
 {
     char qs[QID_LEN + 1];
     qid_format(j->qid, qs);
@@ -104,6 +104,12 @@ static void log_attempt(sched *s, const sched_job *j, int i, enum outcome o, con
         json_t *e = json_pack("{s:f,s:s,s:s,s:s,s:f,s:[f,f,f,f],s:s,s:s,s:s}", "ts", (double)now / 1e6,
                               "queue_id", qs, "to", j->rcpts[i], "relay", j->relay, "delay", delay,
                               "delays", a, b, c, d, "dsn", dsn, "status", status_names[o], "reply", why);
+        if (cr) {
+            json_object_set_new(e, "class", json_string(shape_class_name(cr->cls)));
+            json_object_set_new(e, "rule", json_string(cr->rule ? cr->rule : ""));
+            if (cr->provider)
+                json_object_set_new(e, "provider", json_string(cr->provider));
+        }
         char *line = json_dumps(e, JSON_COMPACT);
         log_raw(lvl, line);
         free(line);
@@ -213,8 +219,10 @@ static void update_dest(sched_dest *d, enum outcome o, const char *why)
     }
 }
 
-/* store - the new states: deferrals first, finals last (the last final frees m) */
-static void store(sched *s, sched_job *j, const enum outcome *o, char **why, int64_t now)
+/* store - the new states: deferrals first, finals last (the last final frees m).  A
+ * deferral's next attempt is shaping's decision (retry_at) or else the exponential backoff. */
+static void store(sched *s, sched_job *j, const enum outcome *o, char **why, const int64_t *retry_at,
+                  int64_t now)
 {
     qmsg *m = j->m;
     int nfinal = 0;
@@ -225,7 +233,8 @@ static void store(sched *s, sched_job *j, const enum outcome *o, char **why, int
             continue;
         }
         uint16_t att = (uint16_t)(r->attempts < UINT16_MAX ? r->attempts + 1 : r->attempts);
-        spool_set_rcpt(s->sp, m, j->idx[i], RCPT_DEFERRED, att, now + backoff_us(s, att), why[i], NULL, NULL);
+        int64_t next = retry_at[i] ? retry_at[i] : now + backoff_us(s, att);
+        spool_set_rcpt(s->sp, m, j->idx[i], RCPT_DEFERRED, att, next, why[i], NULL, NULL);
     }
     int dies = m->nfinal + (uint32_t)nfinal == m->nrcpt;
     for (int i = 0; i < j->n; i++) {
@@ -240,20 +249,65 @@ static void store(sched *s, sched_job *j, const enum outcome *o, char **why, int
         sched_add(s, m);
 }
 
+/* shape_one - classify recipient i's refusal and let the destination's shaping decide
+ * when it comes back; *applied remembers the classes already acted on for this job (one
+ * connection-level refusal must not count once per recipient) */
+static int64_t shape_one(sched *s, sched_job *j, int i, const char *why, classify_result *cr, uint32_t *applied,
+                         int64_t now)
+{
+    const sched_result *r = &j->res[i];
+    classify_input in = {.code = r->code, .enh = r->enh, .text = r->text, .stage = r->stage,
+                         .closed = r->closed};
+    s->classify(s->cls, &in, cr);
+    if (!j->dest || !j->m || !(r->code >= 400 && r->code < 500 ? 1 : r->code == 0))
+        return 0;
+    qrcpt *q = &j->m->rcpts[j->idx[i]];
+    int64_t first = q->grey_s ? j->m->arrival_us + (int64_t)(q->grey_s - 1) * 1000000 : 0;
+    shape_verdict v;
+    shape_refused(&j->dest->sh, cr, why, r->stage, (*applied >> cr->cls) & 1, j->dest->nsess, first,
+                  j->t_started_us, now, &v);
+    *applied |= 1u << cr->cls;
+    if (cr->cls == RC_GREYLISTING && !q->grey_s)
+        q->grey_s = (uint32_t)((now - j->m->arrival_us) / 1000000) + 1;
+    return v.retry_at_us;
+}
+
+/* shape_sent - a delivered recipient: what it teaches (rate, greylist window) */
+static void shape_sent(sched *s, sched_job *j, int i, int64_t now)
+{
+    (void)s;
+    if (!j->dest || !j->m)
+        return;
+    qrcpt *q = &j->m->rcpts[j->idx[i]];
+    if (q->grey_s)
+        shape_greylist_passed(&j->dest->sh, j->m->arrival_us + (int64_t)(q->grey_s - 1) * 1000000, now);
+}
+
 void sched_apply_results(sched *s, sched_job *j)
 {
     int64_t now = clock_now_us();
     enum outcome *o = xcalloc((size_t)j->n, sizeof *o);
     char **why = xcalloc((size_t)j->n, sizeof *why);
+    int64_t *retry_at = xcalloc((size_t)j->n, sizeof *retry_at);
     int64_t arrival = j->m ? j->m->arrival_us : qid_time_us(j->qid);
+    uint32_t applied = 0;
+    int sent = 0;
     for (int i = 0; i < j->n; i++) {
         char buf[1200];
+        classify_result cr = {0}, *crp = NULL;
         o[i] = outcome_of(s, j, i, now);
         describe(j, &j->res[i], buf, sizeof buf);
         why[i] = xstrdup(buf);
+        if (o[i] == OUT_SENT) {
+            sent = 1;
+            shape_sent(s, j, i, now);
+        } else if (s->classify) {
+            retry_at[i] = shape_one(s, j, i, why[i], &cr, &applied, now);
+            crp = &cr;
+        }
         if (j->m)
             j->m->rcpts[j->idx[i]].sflags &= (uint8_t)~RCPT_SF_INFLIGHT;
-        log_attempt(s, j, i, o[i], why[i], now, arrival);
+        log_attempt(s, j, i, o[i], why[i], now, arrival, crp);
         if (j->dest)
             update_dest(j->dest, o[i], why[i]);
         s->counts.delivered += o[i] == OUT_SENT;
@@ -261,13 +315,16 @@ void sched_apply_results(sched *s, sched_job *j)
         s->counts.bounced += o[i] == OUT_BOUNCE;
         s->counts.expired += o[i] == OUT_EXPIRE;
     }
+    if (sent && j->dest)
+        shape_accepted(&j->dest->sh, now);
     if (j->m) {
         notify(s, j, o, why, now);
-        store(s, j, o, why, now);
+        store(s, j, o, why, retry_at, now);
     }
     for (int i = 0; i < j->n; i++)
         free(why[i]);
     free(why);
+    free(retry_at);
     free(o);
 }
 
