@@ -236,7 +236,7 @@ dns_query *dns_query_addr(dns_ctx *d, const char *host, int family, int prefer_v
         q->qtype[0] = prefer_v4 ? DNS_T_A : DNS_T_AAAA;
         q->qtype[1] = prefer_v4 ? DNS_T_AAAA : DNS_T_A;
     }
-    return query_start(q, dns_valid_name(host));
+    return query_start(q, dns_valid_qname(host));
 }
 
 dns_query *dns_query_txt(dns_ctx *d, const char *name, dns_txt_cb cb, void *arg)

@@ -305,9 +305,10 @@ class KillDuringDelivery(unittest.TestCase):
                 print(f"{kills} kills during delivery of {N} messages: {len(missing)} lost, {dups} duplicates")
                 self.assertEqual(missing, [])
                 self.assertEqual(summary["duplicates"], dups)
-                # a duplicate needs a 250 that arrived between the kill and our commit:
-                # at most one per session open at each kill
-                self.assertLessEqual(dups, kills * 5)
+                # a duplicate needs a 250 that arrived between the kill and the commit of its
+                # "delivered" record: per kill, what 5 sessions received within one group
+                # commit (several transactions each when the disk is slow, as under ASan)
+                self.assertLessEqual(dups, kills * 25)
             finally:
                 d.cleanup()
                 sink.kill()
