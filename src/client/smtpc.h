@@ -93,6 +93,10 @@ typedef struct smtpc_txn {
     const uint8_t *body;
     size_t body_len;
     int body_8bit, smtputf8;
+    int envelope_only;         /* MAIL and RCPT only (address checks, the doctor's probe):
+                                  never DATA; nrcpt may be 0 (MAIL alone); after the last
+                                  reply RSET is sent and its reply read, then done is called
+                                  (accepted 0, data.code 0, rcpt[i] the RCPT replies) */
     /* results */
     smtpc_reply mail;          /* MAIL FROM's reply */
     smtpc_reply *rcpt;         /* one per recipient (allocated by the client) */
@@ -120,6 +124,31 @@ const char *smtpc_peer(const smtpc *c);
 void smtpc_quit(smtpc *c);
 /* smtpc_free - close at once (no callbacks afterwards) and free */
 void smtpc_free(smtpc *c);
+/* An observer sees the conversation as it happens, step by step (the doctor's probe times
+ * each phase and keeps a transcript with it).  It is called synchronously from inside the
+ * client, unlike the owner's callbacks: it must not call any smtpc_* function but the
+ * accessors (smtpc_features_of, smtpc_peer, smtpc_tls_ssl). */
+enum smtpc_step {
+    SMTPC_STEP_CONNECTED,      /* the TCP connection is up */
+    SMTPC_STEP_COMMAND,        /* line: a command queued for the server (no CRLF) */
+    SMTPC_STEP_REPLY,          /* reply: a complete reply (stage set), raw/rawlen its bytes */
+    SMTPC_STEP_TLS,            /* the TLS handshake finished (before any certificate policy
+                                  is applied): smtpc_tls_ssl gives the session */
+};
+typedef struct smtpc_step_info {
+    enum smtpc_step step;
+    const char *line;
+    const smtpc_reply *reply;
+    const char *raw;
+    size_t rawlen;
+} smtpc_step_info;
+typedef void (*smtpc_observe_cb)(void *arg, const smtpc *c, const smtpc_step_info *s);
+/* smtpc_observe - set (or with NULL clear) the observer; call it right after smtpc_connect */
+void smtpc_observe(smtpc *c, smtpc_observe_cb cb, void *arg);
+/* smtpc_tls_ssl - the TLS session while TLS is up (borrowed: valid until the connection
+ * ends, e.g. for the peer certificate), else NULL */
+SSL *smtpc_tls_ssl(const smtpc *c);
+
 /* smtpc_txn_clear - free the results of a transaction (rcpt array and texts) */
 void smtpc_txn_clear(smtpc_txn *t);
 /* smtpc_tls_client_ctx - a client context: system CA store (or ca_file), TLS 1.2+ */

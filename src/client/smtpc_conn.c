@@ -17,6 +17,8 @@
  *    a "421" sent just before a close is reported rather than a bare reset.
  *  - The process ignores SIGPIPE once a connection is made (as the server engine does): a
  *    write to a vanished server must be an error, not a signal.
+ *  - The observer (smtpc_observe) is told of the connect, every command queued and every
+ *    reply before its handler runs; it only reads, so it may be called from anywhere.
  * Ownership: the owner frees with smtpc_free; from inside one of its callbacks that only marks
  * the connection dead and the report loop frees it when the callback returns. */
 #include <errno.h>
@@ -81,6 +83,7 @@ void smtpc_command(smtpc *c, const char *fmt, ...)
         vsnprintf((char *)line.data, (size_t)n + 1, fmt, ap2);
         line.len = (size_t)n;
         log_debug(LOG_NOQUEUE, "%s: > %s", c->peer, (const char *)line.data);
+        smtpc_observed(c, SMTPC_STEP_COMMAND, (const char *)line.data, NULL, NULL, 0);
         dbuf_put(&line, "\r\n", 2);
         smtpc_write(c, line.data, line.len);
     }
@@ -179,6 +182,7 @@ static void dispatch(smtpc *c, smtpc_reply *r)
     r->stage = smtpc_states[c->state].stage;
     log_debug(LOG_NOQUEUE, "%s: < %d %s%s%s", c->peer, r->code, r->enh, r->enh[0] ? " " : "",
               r->text);
+    smtpc_observed(c, SMTPC_STEP_REPLY, NULL, r, (const char *)c->raw.data, c->raw.len);
     if (r->code == 421 && c->state != SMTPC_S_QUIT) {
         smtpc_lost(c, r);   /* the server is closing the connection */
         return;
@@ -272,6 +276,7 @@ static void on_event(struct bufferevent *b, short what, void *arg)
         if (what & BEV_EVENT_CONNECTED) {
             log_debug(LOG_NOQUEUE, "%s: connected", c->peer);
             smtpc_set_state(c, SMTPC_S_GREETING);
+            smtpc_observed(c, SMTPC_STEP_CONNECTED, NULL, NULL, NULL, 0);
         } else {
             int err = EVUTIL_SOCKET_ERROR();
             connect_failed(c, err ? err : ECONNREFUSED, NULL);
@@ -408,6 +413,21 @@ const smtpc_features *smtpc_features_of(const smtpc *c)
 const char *smtpc_peer(const smtpc *c)
 {
     return c->peer;
+}
+
+void smtpc_observe(smtpc *c, smtpc_observe_cb cb, void *arg)
+{
+    c->observe = cb;
+    c->observe_arg = arg;
+}
+
+void smtpc_observed(const smtpc *c, enum smtpc_step step, const char *line,
+                    const smtpc_reply *r, const char *raw, size_t rawlen)
+{
+    if (!c->observe || c->dead)
+        return;
+    smtpc_step_info si = {step, line, r, raw, rawlen};
+    c->observe(c->observe_arg, c, &si);
 }
 
 void smtpc_quit(smtpc *c)

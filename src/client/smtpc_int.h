@@ -89,6 +89,8 @@ struct smtpc {
     char peer[NETADDR_STRLEN + 270];   /* "host[ip]:port" */
     smtpc_event_cb cb;
     void *arg;
+    smtpc_observe_cb observe;  /* smtpc_observe: told of every step, may be NULL */
+    void *observe_arg;
     enum smtpc_state state;
     smtpc_features f;
     dbuf raw;                  /* the reply being handled, as received */
@@ -106,6 +108,7 @@ struct smtpc {
     void *done_arg;
     int size_offered;          /* SIZE was announced (size_limit 0 may mean "no limit") */
     int pipelined, mail_failed, rcpt_next, naccepted, dot_only, need_rset;
+    int rset_ends;             /* an envelope-only transaction ends with this RSET's reply */
     size_t body_off;
     int body_bol, body_done;
 };
@@ -140,6 +143,9 @@ void smtpc_lost_text(smtpc *c, const char *enh, const char *fmt, ...)
 void smtpc_fail_polite(smtpc *c, smtpc_reply *r);
 /* smtpc_send_quit - send QUIT and wait for its reply (state QUIT) */
 void smtpc_send_quit(smtpc *c);
+/* smtpc_observed - tell the observer (if any) of a step */
+void smtpc_observed(const smtpc *c, enum smtpc_step step, const char *line,
+                    const smtpc_reply *r, const char *raw, size_t rawlen);
 /* smtpc_drop - close the connection now (no more I/O, no timer) */
 void smtpc_drop(smtpc *c);
 /* smtpc_use_bev - make b the connection (callbacks, reading on) */

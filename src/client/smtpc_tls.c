@@ -137,6 +137,7 @@ void smtpc_tls_established(smtpc *c)
                         SSL_get_verify_result(ssl) == X509_V_OK;
     log_debug(LOG_NOQUEUE, "%s: TLS established: %s%s", c->peer, c->f.tls_info,
               c->f.tls_verified ? ", certificate verified" : "");
+    smtpc_observed(c, SMTPC_STEP_TLS, NULL, NULL, NULL, 0);
     if (c->o.tls == SMTPC_TLS_VERIFY && !c->f.tls_verified) {
         smtpc_reply r;
         smtpc_reply_set(&r, 0, "4.7.5", SMTPC_ST_STARTTLS, 0,
@@ -146,6 +147,11 @@ void smtpc_tls_established(smtpc *c)
         return;
     }
     smtpc_send_ehlo(c);
+}
+
+SSL *smtpc_tls_ssl(const smtpc *c)
+{
+    return c->f.tls_active && c->bev ? bufferevent_openssl_get_ssl(c->bev) : NULL;
 }
 
 void smtpc_tls_failed(smtpc *c, short what)

@@ -19,7 +19,10 @@
  *  - In pipelined mode DATA goes out before the RCPT replies are known: when it gets 354
  *    although no recipient was accepted, a lone "." ends it and nothing is delivered.
  * RSET: needed before the next transaction when MAIL was sent but no end-of-data reply was
- * read (recipients all refused, MAIL or DATA refused) and the connection survived. */
+ * read (recipients all refused, MAIL or DATA refused) and the connection survived.
+ * Envelope-only transactions (t->envelope_only: address checks) send MAIL and the RCPTs
+ * (pipelined when offered) but never DATA, then RSET at once; the transaction ends with
+ * RSET's reply, the RCPT replies kept as the recipients' answers. */
 #include <event2/buffer.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,7 +46,8 @@ static int addr_usable(const char *s)
 /* txn_usable - the owner's transaction can be sent */
 static int txn_usable(const smtpc_txn *t)
 {
-    if (!t || t->nrcpt < 1 || !t->rcpts || !addr_usable(t->sender) ||
+    if (!t || t->nrcpt < (t->envelope_only ? 0 : 1) || (t->nrcpt && !t->rcpts) ||
+        !addr_usable(t->sender) ||
         (t->body_len && !t->body))
         return 0;
     for (int i = 0; i < t->nrcpt; i++)
@@ -86,7 +90,7 @@ static void send_mail(smtpc *c)
 {
     const smtpc_txn *t = c->t;
     char size[40] = "";
-    if (c->size_offered)
+    if (c->size_offered && !t->envelope_only)
         snprintf(size, sizeof size, " SIZE=%zu", t->body_len);
     smtpc_command(c, "MAIL FROM:<%s>%s%s%s", t->sender, size,
                   t->body_8bit && c->f.eightbitmime ? " BODY=8BITMIME" : "",
@@ -104,7 +108,7 @@ static void txn_begin(smtpc *c)
 {
     int rset = c->need_rset;
     c->pipelined = c->f.pipelining;
-    c->mail_failed = c->rcpt_next = c->naccepted = c->dot_only = 0;
+    c->mail_failed = c->rcpt_next = c->naccepted = c->dot_only = c->rset_ends = 0;
     c->need_rset = 0;
     if (rset)
         smtpc_command(c, "RSET");
@@ -116,7 +120,8 @@ static void txn_begin(smtpc *c)
     if (c->pipelined) {
         for (int i = 0; i < c->t->nrcpt; i++)
             send_rcpt(c, i);
-        smtpc_command(c, "DATA");
+        if (!c->t->envelope_only)
+            smtpc_command(c, "DATA");
     }
     smtpc_set_state(c, rset ? SMTPC_S_RSET : SMTPC_S_MAIL);
 }
@@ -156,10 +161,31 @@ static void txn_finish(smtpc *c, int clean)
         smtpc_send_quit(c);
 }
 
+/* envelope_end - an envelope-only transaction has its answers: RSET, then done */
+static void envelope_end(smtpc *c)
+{
+    smtpc_command(c, "RSET");
+    c->rset_ends = 1;
+    smtpc_set_state(c, SMTPC_S_RSET);
+}
+
+/* ended_early - no DATA after all: settle now (envelope-only: after RSET) */
+static void ended_early(smtpc *c)
+{
+    if (c->t->envelope_only)
+        envelope_end(c);
+    else
+        txn_finish(c, 0);
+}
+
 void smtpc_txn_lost(smtpc *c, enum smtpc_state st, const smtpc_reply *r)
 {
     smtpc_txn *t = c->t;
     t->conn_lost = 1;
+    if (c->rset_ends) {   /* every answer was in before the closing RSET: they stand */
+        smtpc_report_txn(c);
+        return;
+    }
     if (st <= SMTPC_S_MAIL && t->mail.code == 0) {
         smtpc_reply_clear(&t->mail);
         smtpc_reply_copy(&t->mail, r);
@@ -188,6 +214,10 @@ void smtpc_on_rset(smtpc *c, smtpc_reply *r, const char *raw, size_t rawlen)
         return;
     }
     smtpc_reply_clear(r);
+    if (c->rset_ends) {
+        txn_finish(c, 1);
+        return;
+    }
     if (!c->pipelined)
         send_mail(c);
     smtpc_set_state(c, SMTPC_S_MAIL);
@@ -202,12 +232,12 @@ void smtpc_on_mail(smtpc *c, smtpc_reply *r, const char *raw, size_t rawlen)
         c->mail_failed = 1;
         rcpt_all(t, &t->mail);
     }
-    if (c->pipelined) {
+    if (c->pipelined && t->nrcpt > 0) {
         smtpc_set_state(c, SMTPC_S_RCPT);
         return;
     }
-    if (c->mail_failed) {
-        txn_finish(c, 0);
+    if (c->mail_failed || t->nrcpt == 0) {
+        ended_early(c);
         return;
     }
     send_rcpt(c, 0);
@@ -228,6 +258,8 @@ void smtpc_on_rcpt(smtpc *c, smtpc_reply *r, const char *raw, size_t rawlen)
         if (!c->pipelined)
             send_rcpt(c, c->rcpt_next);
         smtpc_set_state(c, SMTPC_S_RCPT);
+    } else if (t->envelope_only) {
+        envelope_end(c);
     } else if (c->pipelined) {
         smtpc_set_state(c, SMTPC_S_DATA);
     } else if (c->naccepted == 0) {

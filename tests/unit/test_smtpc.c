@@ -3,7 +3,8 @@
  * and big deliveries (what the engine stored must be what was given), per-recipient
  * results, local refusals, 421s decided by hooks at each stage, connection reuse, the owner
  * freeing from callbacks, source addresses, and STARTTLS at levels may, encrypt and verify
- * with a CA and server certificates made here for the right and a wrong name.
+ * with a CA and server certificates made here for the right and a wrong name, and what an
+ * observer sees of the TLS session.
  * Under ASan, anything the client leaves behind is a leak. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -991,6 +992,72 @@ static void test_tls_levels(void **state)
     pki_free(&p);
 }
 
+/* What the observer saw of the TLS session, at the moment the handshake finished. */
+static struct {
+    int tls_steps, connected, replies;
+    char subject_cn[64];
+    int ssl_after_ready;
+} OB;
+
+/* on_observe_tls - at the TLS step the session and its certificate are there */
+static void on_observe_tls(void *arg, const smtpc *c, const smtpc_step_info *si)
+{
+    OB.connected += si->step == SMTPC_STEP_CONNECTED;
+    OB.replies += si->step == SMTPC_STEP_REPLY;
+    if (si->step != SMTPC_STEP_TLS)
+        return;
+    OB.tls_steps++;
+    SSL *ssl = smtpc_tls_ssl(c);
+    assert_non_null(ssl);
+    X509 *x = SSL_get0_peer_certificate(ssl);
+    assert_non_null(x);
+    X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, OB.subject_cn,
+                              sizeof OB.subject_cn);
+}
+
+/* test_observe_tls - the observer's TLS step gives the session (and the certificate) even
+ * when the verify level then refuses it; smtpc_tls_ssl is NULL without TLS */
+static void test_observe_tls(void **state)
+{
+    pki p;
+    pki_make(&p);
+    for (int refuse = 0; refuse <= 1; refuse++) {
+        setup(NULL);
+        memset(&OB, 0, sizeof OB);
+        smtpd_listener *l = tls_engine(p.self_cert, p.self_key);
+        O.tls = refuse ? SMTPC_TLS_VERIFY : SMTPC_TLS_MAY;
+        O.tls_ctx = smtpc_tls_client_ctx(p.ca, NULL, 0);
+        O.verify_name = "mx.test";
+        client_to(l, "127.0.0.1");
+        smtpc_observe(R.c, on_observe_tls, NULL);
+        WAIT_FOR(R.ready || R.failed);
+        assert_int_equal(OB.connected, 1);
+        assert_int_equal(OB.tls_steps, 1);
+        assert_string_equal(OB.subject_cn, "mx.test");
+        if (refuse) {
+            assert_int_equal(R.failed, 1);
+        } else {
+            assert_int_equal(R.ready, 1);
+            assert_non_null(smtpc_tls_ssl(R.c));
+            quit_wait();
+        }
+        assert_true(OB.replies >= 3);   /* greeting, EHLO, STARTTLS (and more) */
+        SSL_CTX_free(O.tls_ctx);
+        smtpd_listener_free(l);
+        teardown(NULL);
+    }
+    setup(NULL);
+    smtpd_opts o = engine_opts();
+    smtpd_listener *l = engine_start(&o, "127.0.0.1");
+    client_to(l, "127.0.0.1");
+    WAIT_FOR(R.ready);
+    assert_null(smtpc_tls_ssl(R.c));
+    quit_wait();
+    smtpd_listener_free(l);
+    teardown(NULL);
+    pki_free(&p);
+}
+
 int main(void)
 {
     log_init("test_smtpc");
@@ -1012,6 +1079,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ipv6, setup, teardown),
         cmocka_unit_test_setup_teardown(test_connect_refused, setup, teardown),
         cmocka_unit_test(test_tls_levels),
+        cmocka_unit_test(test_observe_tls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,7 +4,8 @@
  * tests check precisely what went over the wire and how the client takes misbehaviour:
  * pipelined and lock-step conversations byte for byte, dot-stuffing across chunk
  * boundaries, 421s and closes at every stage, resets, every timeout, HELO fallback, replies
- * in pieces, TLS handshake failure.  The client runs on this thread's event loop. */
+ * in pieces, TLS handshake failure, envelope-only transactions (no DATA, RSET) and what an
+ * observer sees.  The client runs on this thread's event loop. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -898,6 +899,197 @@ static void test_rset_refused(void **state)
     script_free(s);
 }
 
+/* ---- envelope-only transactions and the observer ---- */
+
+/* A step the observer saw: its kind, the command line or the reply's code and stage. */
+typedef struct seen_step {
+    enum smtpc_step step;
+    int code;
+    enum smtpc_stage stage;
+    char text[64];
+} seen_step;
+
+static seen_step seen[32];
+static int nseen;
+
+/* on_observe - keep the steps, as the doctor's probe does */
+static void on_observe(void *arg, const smtpc *c, const smtpc_step_info *si)
+{
+    assert_ptr_equal(c, R.c);
+    if (nseen == (int)(sizeof seen / sizeof seen[0]))
+        return;
+    seen_step *st = &seen[nseen++];
+    memset(st, 0, sizeof *st);
+    st->step = si->step;
+    if (si->step == SMTPC_STEP_COMMAND)
+        snprintf(st->text, sizeof st->text, "%s", si->line);
+    if (si->step == SMTPC_STEP_REPLY) {
+        st->code = si->reply->code;
+        st->stage = si->reply->stage;
+        snprintf(st->text, sizeof st->text, "%.*s", (int)si->rawlen, si->raw);
+    }
+}
+
+/* expect_seen - step i was this (line: the command, or the start of the raw reply) */
+static void expect_seen(int i, enum smtpc_step kind, int code, enum smtpc_stage stage,
+                        const char *text)
+{
+    if (i >= nseen)
+        fail_msg("step %d not seen (%d steps)", i, nseen);
+    const seen_step *st = &seen[i];
+    if (st->step != kind || st->code != code || (code && st->stage != stage) ||
+        strncmp(st->text, text, strlen(text)) != 0)
+        fail_msg("step %d: got %d %d stage %d \"%s\"; want %d %d stage %d \"%s\"", i,
+                 (int)st->step, st->code, (int)st->stage, st->text, (int)kind, code,
+                 (int)stage, text);
+}
+
+/* test_envelope_pipelined - MAIL (no SIZE: there is no message) and both RCPTs in one
+ * write, no DATA; RSET once the answers are in; the RCPT replies are the results; the
+ * observer saw every step in order */
+static void test_envelope_pipelined(void **state)
+{
+    static const step steps[] = {
+        {SEND, GREET, 0},
+        {LINE, EHLO_LINE, 0},
+        {SEND, EHLO_PIPE, 0},
+        {UNTIL, "RCPT TO:<b@y.test>\r\n", 0},
+        {SILENT, NULL, 150},   /* no DATA follows */
+        {SEND, "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n550 5.1.1 <b@y.test>: User unknown\r\n", 0},
+        {LINE, "RSET\r\n", 0},
+        {SEND, "250 2.0.0 Ok\r\n", 0},
+        {LINE, "QUIT\r\n", 0},
+        {SEND, "221 2.0.0 Bye\r\n", 0},
+        {END, NULL, 0},
+    };
+    nseen = 0;
+    script *s = script_start(steps, 0);
+    connect_to(s);
+    smtpc_observe(R.c, on_observe, NULL);
+    WAIT_FOR(R.ready);
+    assert_null(smtpc_tls_ssl(R.c));
+    smtpc_txn t;
+    txn_init(&t, two_rcpts, "");
+    t.envelope_only = 1;
+    send_wait(&t);
+    assert_int_equal(t.accepted, 0);
+    assert_int_equal(t.conn_lost, 0);
+    assert_int_equal(t.data.code, 0);
+    expect_reply(&t.mail, 250, "2.1.0", "Ok", SMTPC_ST_MAIL, 0);
+    expect_reply(&t.rcpt[0], 250, "2.1.5", "Ok", SMTPC_ST_RCPT, 0);
+    expect_reply(&t.rcpt[1], 550, "5.1.1", "User unknown", SMTPC_ST_RCPT, 0);
+    quit_wait();
+    script_end(s);
+    static const char want[] = EHLO_LINE "MAIL FROM:<s@x.test>\r\nRCPT TO:<a@y.test>\r\n"
+                                         "RCPT TO:<b@y.test>\r\nRSET\r\nQUIT\r\n";
+    expect_got(s, want, sizeof want - 1);
+    expect_seen(0, SMTPC_STEP_CONNECTED, 0, 0, "");
+    expect_seen(1, SMTPC_STEP_REPLY, 220, SMTPC_ST_GREETING, GREET);
+    expect_seen(2, SMTPC_STEP_COMMAND, 0, 0, "EHLO client.test");
+    expect_seen(3, SMTPC_STEP_REPLY, 250, SMTPC_ST_EHLO, "250-mx.test\r\n250-PIPELINING");
+    expect_seen(4, SMTPC_STEP_COMMAND, 0, 0, "MAIL FROM:<s@x.test>");
+    expect_seen(5, SMTPC_STEP_COMMAND, 0, 0, "RCPT TO:<a@y.test>");
+    expect_seen(6, SMTPC_STEP_COMMAND, 0, 0, "RCPT TO:<b@y.test>");
+    expect_seen(7, SMTPC_STEP_REPLY, 250, SMTPC_ST_MAIL, "250 2.1.0");
+    expect_seen(8, SMTPC_STEP_REPLY, 250, SMTPC_ST_RCPT, "250 2.1.5");
+    expect_seen(9, SMTPC_STEP_REPLY, 550, SMTPC_ST_RCPT, "550 5.1.1");
+    expect_seen(10, SMTPC_STEP_COMMAND, 0, 0, "RSET");
+    expect_seen(11, SMTPC_STEP_REPLY, 250, SMTPC_ST_MAIL, "250 2.0.0");
+    expect_seen(12, SMTPC_STEP_COMMAND, 0, 0, "QUIT");
+    expect_seen(13, SMTPC_STEP_REPLY, 221, SMTPC_ST_QUIT, "221");
+    assert_int_equal(nseen, 14);
+    script_free(s);
+    smtpc_txn_clear(&t);
+}
+
+/* test_envelope_lockstep - without PIPELINING: MAIL alone (no recipient), then RSET; a
+ * refused MAIL with a recipient: no RCPT, RSET; an ordinary transaction still follows */
+static void test_envelope_lockstep(void **state)
+{
+    static const step steps[] = {
+        {SEND, GREET, 0},
+        {LINE, EHLO_LINE, 0},
+        {SEND, EHLO_PLAIN, 0},
+        {LINE, "MAIL FROM:<>\r\n", 0},
+        {SEND, "250 2.1.0 Ok\r\n", 0},
+        {LINE, "RSET\r\n", 0},
+        {SEND, "250 2.0.0 Ok\r\n", 0},
+        {LINE, "MAIL FROM:<>\r\n", 0},
+        {SEND, "553 5.7.1 <>: Sender address rejected\r\n", 0},
+        {LINE, "RSET\r\n", 0},
+        {SEND, "250 2.0.0 Ok\r\n", 0},
+        {LINE, "MAIL FROM:<s@x.test>\r\n", 0},
+        {SEND, "250 Ok\r\n", 0},
+        {LINE, "RCPT TO:<a@y.test>\r\n", 0},
+        {SEND, "250 Ok\r\n", 0},
+        {LINE, "DATA\r\n", 0},
+        {SEND, "354 go\r\n", 0},
+        {UNTIL, "\r\n.\r\n", 0},
+        {SEND, "250 Ok\r\n", 0},
+        {LINE, "QUIT\r\n", 0},
+        {SEND, "221 Bye\r\n", 0},
+        {END, NULL, 0},
+    };
+    static const char *const none[] = {NULL};
+    script *s = script_start(steps, 0);
+    connect_to(s);
+    WAIT_FOR(R.ready);
+    smtpc_txn t;
+    txn_init(&t, none, "");
+    t.sender = "";
+    assert_int_equal(smtpc_send(R.c, &t, on_done, &R), -1);   /* no recipient, not envelope */
+    t.envelope_only = 1;
+    send_wait(&t);
+    expect_reply(&t.mail, 250, "2.1.0", "Ok", SMTPC_ST_MAIL, 0);
+    assert_int_equal(t.accepted, 0);
+    smtpc_txn_clear(&t);
+    txn_init(&t, one_rcpt, "");
+    t.sender = "";
+    t.envelope_only = 1;
+    send_wait(&t);
+    expect_reply(&t.mail, 553, "5.7.1", "Sender address rejected", SMTPC_ST_MAIL, 0);
+    expect_reply(&t.rcpt[0], 553, "5.7.1", "Sender address rejected", SMTPC_ST_MAIL, 0);
+    smtpc_txn_clear(&t);
+    txn_init(&t, one_rcpt, "x\r\n");
+    send_wait(&t);
+    assert_int_equal(t.accepted, 1);
+    quit_wait();
+    script_end(s);
+    script_free(s);
+    smtpc_txn_clear(&t);
+}
+
+/* test_envelope_rset_lost - the server closes instead of answering the closing RSET: the
+ * RCPT answers stand, the transaction is marked lost, the connection CLOSED */
+static void test_envelope_rset_lost(void **state)
+{
+    static const step steps[] = {
+        {SEND, GREET, 0},
+        {LINE, EHLO_LINE, 0},
+        {SEND, EHLO_PLAIN, 0},
+        {LINE, "MAIL FROM:<s@x.test>\r\n", 0},
+        {SEND, "250 Ok\r\n", 0},
+        {LINE, "RCPT TO:<a@y.test>\r\n", 0},
+        {SEND, "250 Ok\r\n", 0},
+        {LINE, "RSET\r\n", 0},
+        {CLOSE, NULL, 0},
+        {END, NULL, 0},
+    };
+    script *s = script_start(steps, 0);
+    connect_to(s);
+    WAIT_FOR(R.ready);
+    smtpc_txn t;
+    txn_init(&t, one_rcpt, "");
+    t.envelope_only = 1;
+    send_wait(&t);
+    assert_int_equal(t.conn_lost, 1);
+    expect_reply(&t.rcpt[0], 250, "", "Ok", SMTPC_ST_RCPT, 0);
+    WAIT_FOR(R.closed);
+    script_end(s);
+    script_free(s);
+    smtpc_txn_clear(&t);
+}
+
 /* ---- greeting ---- */
 
 /* test_greeting_421 - "the receiver refuses this IP": FAILED with the 421, no QUIT */
@@ -1533,6 +1725,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_mail_refused_pipelined, setup, teardown),
         cmocka_unit_test_setup_teardown(test_local_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rset_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_envelope_pipelined, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_envelope_lockstep, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_envelope_rset_lost, setup, teardown),
         cmocka_unit_test_setup_teardown(test_greeting_421, setup, teardown),
         cmocka_unit_test_setup_teardown(test_greeting_554, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ehlo_421, setup, teardown),
