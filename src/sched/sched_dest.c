@@ -16,6 +16,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
+#include "config/nexthop.h"
 #include "sched/sched_int.h"
 
 /* tls_level_for - smtp_tls_policy_maps by the destination key or a host (exact or .suffix) */
@@ -148,10 +149,50 @@ static void drop_stale(sched_dest *d)
     }
 }
 
+/* fallback_dest - smtp_fallback_relay as a destination ([host]:port or host: no MX
+ * lookup), or NULL when none is configured or it does not parse */
+static sched_dest *fallback_dest(sched *s)
+{
+    nexthop nh;
+    const char *err;
+    if (!s->cfg->smtp_fallback_relay[0] || nexthop_parse(s->cfg->smtp_fallback_relay, &nh, &err) < 0 || !nh.host[0])
+        return NULL;
+    int port = nh.port ? nh.port : (int)s->cfg->smtp_port;
+    char *key = xasprintf("[%s]:%d", nh.host, port);
+    char *hosts[1] = {nh.host};
+    sched_target t = {.literal = 1, .hosts = hosts, .nhosts = 1, .port = port};
+    sched_dest *d = sched_dest_get(s, key, &t);
+    free(key);
+    return d;
+}
+
+/* divert - a destination paused for our reputation hands its waiting jobs to the fallback
+ * relay (smtp_fallback_relay), if there is one; 1 when it did */
+static int divert(sched *s, sched_dest *d, int64_t now)
+{
+    if (now >= d->sh.paused_until_us || d->sh.pause_class != RC_REPUTATION || !d->ready)
+        return 0;
+    sched_dest *f = fallback_dest(s);
+    if (!f || f == d)
+        return 0;
+    log_notice(NULL, "shaping: %s: paused for reputation: %llu waiting deliveries go through the fallback relay %s",
+               d->key, (unsigned long long)d->nready, f->key);
+    while (d->ready) {
+        sched_job *j = d->ready;
+        d->ready = j->next;
+        d->nready--;
+        sched_dest_enqueue(s, f, j);
+    }
+    d->ready_tail = NULL;
+    return 1;
+}
+
 /* try_start - one job on d if its limits allow; 1 when started, else 0 (*wake: when to retry) */
 static int try_start(sched *s, sched_dest *d, int64_t now, int64_t *wake)
 {
     drop_stale(d);
+    if (divert(s, d, now))
+        return 1;
     if (!d->ready)
         return 0;
     if (now < d->next_start_us) {

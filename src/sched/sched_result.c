@@ -269,6 +269,8 @@ static int64_t shape_one(sched *s, sched_job *j, int i, const char *why, classif
     *applied |= 1u << cr->cls;
     if (cr->cls == RC_GREYLISTING && !q->grey_s)
         q->grey_s = (uint32_t)((now - j->m->arrival_us) / 1000000) + 1;
+    if (v.use_fallback && s->cfg->smtp_fallback_relay[0])
+        return now;   /* back to its destination at once, which diverts it to the relay */
     return v.retry_at_us;
 }
 

@@ -50,6 +50,7 @@ static struct {
 
 typedef struct fsess {
     int greeted, refused;
+    int relay;   /* a session to the fallback relay (127.0.0.9), which has no grudge */
 } fsess;
 
 static void classify_fake(const classifier *c, const classify_input *in, classify_result *out)
@@ -130,7 +131,7 @@ static int deliver(fsess *fs, sched_job *j, int64_t now)
         if (rx.open > rx.max_open_seen)
             rx.max_open_seen = rx.open;
     }
-    if (rx.reputation) {
+    if (rx.reputation && !fs->relay) {
         for (int i = 0; i < j->n; i++)
             set(&j->res[i], 421, "4.7.0", "blocked for poor reputation", SMTPC_ST_MAIL, 1);
         rx.refusals_421++;
@@ -183,8 +184,10 @@ static void complete(evutil_socket_t fd, short what, void *arg)
 
 static void *fa_open(void *ctx, sched_dest *d, const sched_target *t)
 {
-    (void)ctx, (void)d, (void)t;
-    return xcalloc(1, sizeof(fsess));
+    (void)ctx, (void)d;
+    fsess *fs = xcalloc(1, sizeof(fsess));
+    fs->relay = !strcmp(t->hosts[0], "127.0.0.9");
+    return fs;
 }
 
 static void fa_run(void *ctx, void *sess, sched_job *j)
@@ -393,6 +396,29 @@ static void test_overload_backoff_and_reputation_pause(void **state)
     stop(0);
 }
 
+static void test_reputation_fallback_relay(void **state)
+{
+    (void)state;
+    start("smtp_fallback_relay = \"[127.0.0.9]:2525\";\n", 1);
+    rx.reputation = 1;
+    submit_n(3, 3);
+    settle();
+    clock_advance(2 * SEC);
+    sched_run_due(sc);
+    settle();
+    assert_int_equal(spool_count(sp), 0);   /* delivered through the relay, not after 1 h */
+    json_t *st = sched_status(sc);
+    int relay_seen = 0;
+    size_t i;
+    json_t *d;
+    json_array_foreach(json_object_get(st, "destinations"), i, d)
+        relay_seen |= !strcmp(json_string_value(json_object_get(d, "destination")), "[127.0.0.9]:2525") &&
+                      json_integer_value(json_object_get(d, "delivered")) == 3;
+    assert_true(relay_seen);
+    json_decref(st);
+    stop(0);
+}
+
 int main(void)
 {
     log_set_level(SL_WARN);
@@ -401,6 +427,7 @@ int main(void)
         cmocka_unit_test(test_connection_limit_learned_and_kept),
         cmocka_unit_test(test_rate_limit_learned),
         cmocka_unit_test(test_overload_backoff_and_reputation_pause),
+        cmocka_unit_test(test_reputation_fallback_relay),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
