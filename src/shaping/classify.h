@@ -62,6 +62,24 @@ void classify(const classifier *c, const classify_input *in, classify_result *ou
  * "Greylisted for 60 seconds" ... -> seconds, or -1 when the text gives no time */
 int64_t retry_hint_parse(const char *text);
 
+/* What classify() understood a reply as, after normalisation: the code and enhanced code
+ * found in the text or its wrappers, the stage a "(in reply to ...)" suffix names. */
+typedef struct classify_seen {
+    int code;                 /* 0 when unknown */
+    char enh[16];             /* "" when none (or when its class contradicts the code) */
+    int stage;                /* enum classify_stage, CS_ANY when unknown */
+    int closed;               /* 1, 0, or -1 when unknown (a 421 counts as closed) */
+} classify_seen;
+
+/* classify_seen_as - classify(), and say what the reply was understood as (seen may be NULL) */
+void classify_seen_as(const classifier *c, const classify_input *in, classify_result *out,
+                      classify_seen *seen);
+
+/* classify_stage_parse - "greeting", "rcpt", "eom", ... to enum classify_stage; CS_ANY - 1
+ * when unknown.  classify_stage_name - the other way ("any" for CS_ANY). */
+int classify_stage_parse(const char *name);
+const char *classify_stage_name(int stage);
+
 const char *reply_class_name(enum reply_class c);
 /* reply_class_parse - a class name to its value; -1 when unknown */
 int reply_class_parse(const char *name);
