@@ -115,6 +115,10 @@ static int run(const doctor_opts *o, logs_args *a)
         char subject[256];
         snprintf(subject, sizeof subject, "%s%s", a->files[0], a->nfiles > 1 ? " ..." : "");
         report *r = report_new("logs", subject);
+        if (ok < a->nfiles)
+            report_checkf(r, CK_WARN, "files", "log files read", NULL, NULL,
+                          "%d of %d file(s) could not be read (see the messages above); the rest were",
+                          a->nfiles - ok, a->nfiles);
         la_report(la, r, &a->ro);
         report_print(r, stdout, o->json);
         rc = report_exit_code(r);

@@ -129,6 +129,9 @@ class Logs(unittest.TestCase):
         rc, out, err = doctor("doctor", "logs", "/nonexistent/mail.log")
         self.assertEqual(rc, 66)
         self.assertIn("/nonexistent/mail.log", err)
+        rc, rep = doctor_json("doctor", "logs", "/nonexistent/mail.log", os.path.join(LOGS, "postfix-greylisting.log"))
+        self.assertEqual(rc, 1)   # one file read: its report, and a warning for the other
+        self.assertEqual(next(c for c in rep["checks"] if c["id"] == "files")["status"], "warn")
         rc, out, err = doctor("doctor", "logs", "--no-such-option", "x")
         self.assertEqual(rc, 64)
 
