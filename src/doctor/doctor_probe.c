@@ -203,6 +203,9 @@ static const char *overall_why(const probe_result *res, int n)
     if (count(res, n, PV_CONNECT_TIMEOUT, PV_BANNER_TIMEOUT) == n)
         return "every address hangs: outbound port 25 is most likely blocked on this network "
                "(ask the provider to open it, or relay through a smarthost on port 587)";
+    if (count(res, n, PV_CONNECTION_REFUSED, -1) == n)
+        return "every connection is refused: nothing listens on that port, or a firewall on "
+               "the way rejects outbound port 25 with resets";
     if (count(res, n, PV_REFUSED_AT_GREETING, -1) == n)
         return "every address refuses this IP at the greeting: see each host's reply and "
                "class above";

@@ -118,6 +118,10 @@ void probe_text_timings(report *r, const probe_session *s, const probe_phases *p
         if (ph->seen[i])
             dbuf_printf(&d, "%s %s %.1f ms", d.len ? "," : "",
                         probe_phase_name((enum probe_phase)i), ph->ms[i]);
+    if (!ph->seen[PH_CONNECT])
+        dbuf_printf(&d, " connect %.1f ms (failed)", s->end_ms);
+    else if (!ph->seen[PH_GREETING])
+        dbuf_printf(&d, ", greeting %.1f ms (none came)", s->end_ms - ph->connected_at);
     dbuf_printf(&d, "%s total %.1f ms", d.len ? "," : "", s->end_ms);
     dbuf_putc(&d, 0);
     report_text(r, "      timings:%s", (const char *)d.data);

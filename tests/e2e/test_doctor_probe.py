@@ -322,6 +322,7 @@ class ProbeDead(unittest.TestCase):
         self.assertEqual(h["verdict"], "connection_refused")
         self.assertIn("connect", h["timings_ms"])
         self.assertNotIn("greeting", h["timings_ms"])
+        self.assertIn("every connection is refused", checks(rep)["overall"]["explanation"])
 
     def test_listener_that_never_accepts(self):
         with socket.socket() as ls:   # the kernel completes the handshake; nobody speaks
