@@ -43,11 +43,15 @@ typedef struct asess {
     int naddrs;
     dns_query *q;
     smtpc *c;
+    struct event *go;          /* starts the waiting job from the loop, never from inside a
+                                  callback of the client (which cannot take a new
+                                  transaction before its own callback returns) */
     sched_job *job;
     smtpc_txn txn;
     dbuf body;
     int64_t opened_us, conn_start_us, setup_us, txn_start_us;
     int msgs;
+    int refused_in_row;        /* transactions in a row that delivered nothing */
     char fail_text[600];
     int fail_code;
     char fail_enh[16];
@@ -74,6 +78,8 @@ static enum smtpc_tls tls_of(const char *name)
 /* sess_free - release a session that has nothing pending */
 static void sess_free(asess *x)
 {
+    if (x->go)
+        event_free(x->go);
     if (x->q)
         dns_cancel(x->q);
     if (x->c)
@@ -189,6 +195,14 @@ static void on_event(void *arg, smtpc *c, enum smtpc_event ev, const smtpc_reply
         sess_free(x);
         return;
     }
+    if (ev == SMTPC_EV_CLOSED && x->state == AS_READY && x->job) {   /* closed as a job was given */
+        note_failure(x, r && r->code ? r->code : 0, r ? r->enh : "4.4.2", r ? (int)r->stage : SMTPC_ST_MAIL,
+                     "%s", r && r->text ? r->text : "connection closed before the transaction");
+        x->all_notfound = 0;
+        snprintf(x->job->relay, sizeof x->job->relay, "%s", smtpc_peer(c));
+        fail_job(x);
+        return;
+    }
     if (ev == SMTPC_EV_CLOSED && x->state == AS_READY) {   /* an idle connection ended */
         sched_dest *d = x->d;
         sched *s = x->a->s;
@@ -279,10 +293,14 @@ static const smtpc_reply *result_of(const smtpc_txn *t, int i)
     return &t->rcpt[i];
 }
 
-/* keep_going - whether the connection may take another job (reuse limits) */
+/* keep_going - whether the connection may take another job: reuse limits, and a fresh
+ * connection after a run of refused transactions (servers drop a client that has made
+ * "too many errors", Postfix after 20; a new connection starts the count again) */
 static int keep_going(const asess *x)
 {
     const sl_config *cfg = x->a->cfg;
+    if (x->refused_in_row >= 8)
+        return 0;
     if (cfg->smtp_connection_reuse_count_limit && x->msgs >= cfg->smtp_connection_reuse_count_limit)
         return 0;
     return clock_now_us() - x->opened_us < cfg->smtp_connection_reuse_time_limit_ms * 1000;
@@ -307,6 +325,7 @@ static void on_txn(void *arg, smtpc *c, smtpc_txn *t)
     j->conn_us = x->msgs ? 0 : x->setup_us;
     j->xfer_us = clock_now_us() - x->txn_start_us;
     x->msgs++;
+    x->refused_in_row = t->accepted ? 0 : x->refused_in_row + 1;
     int alive = !t->conn_lost;
     smtpc_txn_clear(&x->txn);
     dbuf_free(&x->body);
@@ -348,8 +367,10 @@ static void start_txn(asess *x)
     x->txn.body_len = x->body.len;
     x->txn.body_8bit = (j->flags & MSGF_8BITMIME) != 0;
     x->txn.smtputf8 = (j->flags & MSGF_SMTPUTF8) != 0;
-    if (smtpc_send(x->c, &x->txn, on_txn, x) < 0) {   /* an envelope that cannot be sent */
-        note_failure(x, 550, "5.1.3", SMTPC_ST_MAIL, "bad address syntax in the envelope");
+    x->txn.hold_data = sched_dest_expects_refusals(x->d);
+    if (smtpc_send(x->c, &x->txn, on_txn, x) < 0) {   /* the connection could not take it */
+        note_failure(x, 451, "4.3.0", SMTPC_ST_MAIL, "the transaction could not be started on %s",
+                     smtpc_peer(x->c));
         x->all_notfound = 0;
         snprintf(j->relay, sizeof j->relay, "%s", smtpc_peer(x->c));
         smtpc_txn_clear(&x->txn);
@@ -380,15 +401,28 @@ static void *a_open(void *ctx, sched_dest *d, const sched_target *t)
     return x;
 }
 
+/* on_go - start the job a ready session was given */
+static void on_go(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    asess *x = arg;
+    if (x->job && x->state == AS_READY)
+        start_txn(x);
+}
+
 static void a_run(void *ctx, void *sess, sched_job *j)
 {
-    (void)ctx;
+    agent *a = ctx;
     asess *x = sess;
     x->job = j;
-    if (x->state == AS_READY)
-        start_txn(x);
-    else if (x->host_i < 0)
+    if (x->state == AS_READY) {   /* maybe inside the client's callback: start from the loop */
+        if (!x->go)
+            x->go = evtimer_new(a->base, on_go, x);
+        event_active(x->go, EV_TIMEOUT, 0);
+    } else if (x->host_i < 0) {
         advance(x);   /* a new session: start connecting now that there is work */
+    }
 }
 
 static void a_close(void *ctx, void *sess)

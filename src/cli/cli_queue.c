@@ -126,6 +126,13 @@ static void print_show(json_t *m)
         const char *last = json_string_value(json_object_get(r, "last_reply"));
         if (last)
             printf("      last reply: %s\n", last);
+        const char *cls = json_string_value(json_object_get(r, "class"));
+        if (cls)
+            printf("      class: %s (rule %s%s%s)\n      why: %s\n", cls,
+                   json_string_value(json_object_get(r, "rule")),
+                   json_object_get(r, "provider") ? ", provider " : "",
+                   json_object_get(r, "provider") ? json_string_value(json_object_get(r, "provider")) : "",
+                   json_string_value(json_object_get(r, "why")));
     }
 }
 

@@ -93,6 +93,10 @@ typedef struct smtpc_txn {
     const uint8_t *body;
     size_t body_len;
     int body_8bit, smtputf8;
+    int hold_data;             /* pipelining: send DATA only once a recipient is accepted
+                                  (when recipients are likely refused, e.g. greylisting: a
+                                  pipelined DATA would add an error that counts towards
+                                  the server's error limit) */
     int envelope_only;         /* MAIL and RCPT only (address checks, the doctor's probe):
                                   never DATA; nrcpt may be 0 (MAIL alone); after the last
                                   reply RSET is sent and its reply read, then done is called

@@ -117,11 +117,14 @@ static void txn_begin(smtpc *c)
         return;
     }
     send_mail(c);
+    c->data_piped = 0;
     if (c->pipelined) {
         for (int i = 0; i < c->t->nrcpt; i++)
             send_rcpt(c, i);
-        if (!c->t->envelope_only)
+        if (!c->t->envelope_only && !c->t->hold_data) {
             smtpc_command(c, "DATA");
+            c->data_piped = 1;
+        }
     }
     smtpc_set_state(c, rset ? SMTPC_S_RSET : SMTPC_S_MAIL);
 }
@@ -260,7 +263,7 @@ void smtpc_on_rcpt(smtpc *c, smtpc_reply *r, const char *raw, size_t rawlen)
         smtpc_set_state(c, SMTPC_S_RCPT);
     } else if (t->envelope_only) {
         envelope_end(c);
-    } else if (c->pipelined) {
+    } else if (c->data_piped) {
         smtpc_set_state(c, SMTPC_S_DATA);
     } else if (c->naccepted == 0) {
         txn_finish(c, 0);   /* nobody to send to: no DATA */

@@ -87,6 +87,7 @@ static const struct param params[] = {
     /* per-destination scheduling */
     {"smtp_destination_concurrency_limit", P_INT, "20", 0, 1, 10000,
      OFF(smtp_destination_concurrency_limit), NULL},
+    {"initial_destination_concurrency", P_INT, "5", 0, 1, 10000, OFF(initial_destination_concurrency), NULL},
     {"smtp_destination_rate_delay", P_TIME, "0s", 's', 0, 3600000, OFF(smtp_destination_rate_delay_ms), NULL},
     {"smtp_destination_recipient_limit", P_INT, "50", 0, 1, 100000,
      OFF(smtp_destination_recipient_limit), NULL},
@@ -104,7 +105,7 @@ static const struct param params[] = {
     {"rate_probe_time", P_TIME, "5m", 's', 1000, BIG, OFF(rate_probe_time_ms), NULL},
     {"greylist_min_retry_time", P_TIME, "15s", 's', 100, BIG, OFF(greylist_min_retry_time_ms), NULL},
     {"greylist_max_retry_time", P_TIME, "6m", 's', 100, BIG, OFF(greylist_max_retry_time_ms), NULL},
-    {"overload_backoff_time", P_TIME, "5s", 's', 100, BIG, OFF(overload_backoff_time_ms), NULL},
+    {"overload_backoff_time", P_TIME, "3s", 's', 100, BIG, OFF(overload_backoff_time_ms), NULL},
     {"overload_max_backoff_time", P_TIME, "30m", 's', 100, BIG, OFF(overload_max_backoff_time_ms), NULL},
     {"reputation_backoff_time", P_TIME, "1h", 's', 100, BIG, OFF(reputation_backoff_time_ms), NULL},
     {"reputation_max_backoff_time", P_TIME, "12h", 's', 100, BIG, OFF(reputation_max_backoff_time_ms), NULL},

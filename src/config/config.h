@@ -51,6 +51,7 @@ typedef struct sl_config {
     char *double_bounce_recipient; /* Postfix's 2bounce_notice_recipient; "" logs and drops */
     /* per-destination scheduling */
     int64_t smtp_destination_concurrency_limit;
+    int64_t initial_destination_concurrency;
     int64_t smtp_destination_rate_delay_ms;
     int64_t smtp_destination_recipient_limit;
     int64_t smtp_connection_limit;

@@ -193,13 +193,42 @@ static qmsg *find_msg(ctl_conn *c, json_t *req)
     return m;
 }
 
+/* why_waiting - what the last reply meant and what that means for this recipient */
+static void why_waiting(const sluiced *d, const qrcpt *r, json_t *o)
+{
+    if (!d->cls || !r->last_reply || r->state != RCPT_DEFERRED)
+        return;
+    classify_input in = {.text = r->last_reply, .stage = CS_ANY, .closed = -1};
+    classify_result cr;
+    classify(d->cls, &in, &cr);
+    static const char *const meaning[RC_NCLASSES] = {
+        [RC_GREYLISTING] = "greylisted: retried after the greylist window learned for its destination",
+        [RC_TOO_MANY_CONNECTIONS] = "the receiver refused another connection: concurrency lowered, retried soon",
+        [RC_RATE_LIMITED] = "rate limited: sent when the destination's learned rate allows",
+        [RC_REPUTATION] = "refused for our reputation: the destination is paused for a long backoff",
+        [RC_AUTHENTICATION] = "refused for authentication (SPF/DKIM/DMARC/rDNS): fix the records; retried on schedule",
+        [RC_OVERLOADED] = "the receiver is overloaded or in maintenance: the destination backs off",
+        [RC_MAILBOX] = "the recipient's mailbox is not available: retried on schedule",
+        [RC_PERMANENT] = "a permanent refusal",
+        [RC_OTHER] = "a temporary failure: retried on the exponential schedule",
+    };
+    json_object_set_new(o, "class", json_string(reply_class_name(cr.cls)));
+    json_object_set_new(o, "rule", json_string(cr.rule ? cr.rule : ""));
+    if (cr.provider)
+        json_object_set_new(o, "provider", json_string(cr.provider));
+    if (cr.retry_hint_s >= 0)
+        json_object_set_new(o, "retry_hint_seconds", json_integer(cr.retry_hint_s));
+    json_object_set_new(o, "why", json_string(meaning[cr.cls]));
+}
+
 /* rcpt_detail - one recipient for show */
-static json_t *rcpt_detail(const qrcpt *r)
+static json_t *rcpt_detail(const sluiced *d, const qrcpt *r)
 {
     json_t *o = json_pack("{s:s,s:s,s:i}", "address", r->address, "state",
                           rcpt_state_name(r->state), "attempts", r->attempts);
     if (r->last_reply)
         json_object_set_new(o, "last_reply", json_string(r->last_reply));
+    why_waiting(d, r, o);
     if (r->state == RCPT_DEFERRED || (r->state == RCPT_PENDING && r->next_attempt_us))
         json_object_set_new(o, "next_attempt_time", json_integer(r->next_attempt_us / 1000000));
     return o;
@@ -214,7 +243,7 @@ static void cmd_show(ctl_conn *c, json_t *req)
     json_t *o = msg_json(m);
     json_t *rcpts = json_array();
     for (uint32_t i = 0; i < m->nrcpt; i++)
-        json_array_append_new(rcpts, rcpt_detail(&m->rcpts[i]));
+        json_array_append_new(rcpts, rcpt_detail(c->srv->d, &m->rcpts[i]));
     json_object_set_new(o, "recipients", rcpts);
     json_object_set_new(o, "held", json_boolean(m->flags & MSGF_HELD));
     json_object_set_new(o, "local", json_boolean(m->flags & MSGF_LOCAL));

@@ -24,6 +24,7 @@ typedef struct sluiced {
     dns_ctx *dns;
     agent *agent;
     sched *sched;
+    classifier *cls;           /* reads receivers' replies: the shipped rules + reply_class_rules */
     smtpd_listener **listeners;
     int nlisteners;
     SSL_CTX *tls;

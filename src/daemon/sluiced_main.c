@@ -111,6 +111,8 @@ static void shutdown_all(sluiced *d)
     if (d->agent)
         agent_shutdown(d->agent);
     sched_free(d->sched);
+    classifier_free(d->cls);
+    d->cls = NULL;
     agent_free(d->agent);
     dns_free(d->dns);
     spool_close(d->sp);   /* runs the last completions: pending sessions get their replies */
@@ -152,10 +154,19 @@ static int start_delivery(sluiced *d, char *err, int errlen)
     d->agent = agent_new(d->base, d->cfg, d->sp, d->dns, err, errlen);
     if (!d->agent)
         return -1;
+    d->cls = classifier_new(err, errlen);
+    if (!d->cls)
+        return -1;
+    for (int i = 0; i < d->cfg->reply_class_rules.n; i++)
+        if (classifier_load(d->cls, d->cfg->reply_class_rules.v[i], err, errlen) < 0)
+            return -1;
     sched_agent ag = agent_table(d->agent);
     sched_resolver rs = agent_resolver(d->agent);
     d->sched = sched_new(d->base, d->cfg, d->sp, &ag, &rs);
+    sched_set_classifier(d->sched, classify, d->cls);
     agent_set_sched(d->agent, d->sched);
+    log_info(NULL, "shaping %s: replies are read with the shipped rules%s", d->cfg->shaping ? "on" : "off",
+             d->cfg->reply_class_rules.n ? " and reply_class_rules" : "");
     return 0;
 }
 

@@ -282,6 +282,7 @@ sched *sched_new(struct event_base *base, const sl_config *cfg, spool *sp,
     s->shcfg = (shape_cfg){
         .enabled = cfg->shaping,
         .conc_max = (int)cfg->smtp_destination_concurrency_limit,
+        .conc_initial = (int)cfg->initial_destination_concurrency,
         .conc_probe_us = cfg->concurrency_probe_time_ms * 1000,
         .rate_probe_us = cfg->rate_probe_time_ms * 1000,
         .grey_min_us = cfg->greylist_min_retry_time_ms * 1000,

@@ -109,6 +109,10 @@ void sched_run_due(sched *s);
 void sched_job_done(sched *s, void *sess, sched_job *j, int alive);
 void sched_sess_gone(sched *s, sched_dest *d, void *sess);
 
+/* sched_dest_expects_refusals - recipients at d are being refused at RCPT lately
+ * (greylisting): the agent holds DATA until one is accepted */
+int sched_dest_expects_refusals(const sched_dest *d);
+
 /* sched_status - destinations and counters as JSON (caller decrefs) */
 json_t *sched_status(sched *s);
 

@@ -95,6 +95,11 @@ static void ring_remove(sched *s, sched_dest *d)
         s->ring = d->ring_next;
 }
 
+int sched_dest_expects_refusals(const sched_dest *d)
+{
+    return shape_greylisting(&d->sh, clock_now_us());
+}
+
 void sched_dest_enqueue(sched *s, sched_dest *d, sched_job *j)
 {
     j->dest = d;
@@ -309,10 +314,14 @@ void sched_sess_gone(sched *s, sched_dest *d, void *sess)
     }
 }
 
-/* expire_idle - close d's sessions idle for too long; returns the next expiry */
+/* expire_idle - close d's sessions idle for too long; returns the next expiry.  While jobs
+ * wait only for the destination's rate or pause to allow them, idle sessions are kept up to
+ * 30 s: they will be used in a moment, and a new connection is one more chance of a 421 */
 static int64_t expire_idle(sched *s, sched_dest *d, int64_t now, int *closed)
 {
     int64_t limit = s->cfg->smtp_connection_cache_time_limit_ms * 1000, next = INT64_MAX;
+    if (d->nready && limit < 30 * 1000000LL)
+        limit = 30 * 1000000LL;
     for (int i = 0; i < d->nidle;) {
         int64_t at = d->idle[i].since_us + limit;
         if (at <= now) {

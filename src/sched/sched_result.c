@@ -264,13 +264,17 @@ static int64_t shape_one(sched *s, sched_job *j, int i, const char *why, classif
     qrcpt *q = &j->m->rcpts[j->idx[i]];
     int64_t first = q->grey_s ? j->m->arrival_us + (int64_t)(q->grey_s - 1) * 1000000 : 0;
     shape_verdict v;
-    shape_refused(&j->dest->sh, cr, why, r->stage, (*applied >> cr->cls) & 1, j->dest->nsess, first,
-                  j->t_started_us, now, &v);
+    shape_refused(&j->dest->sh, cr, why, r->stage, (*applied >> cr->cls) & 1, j->dest->nsess,
+                  j->dest->nbusy, first, j->t_started_us, now, &v);
     *applied |= 1u << cr->cls;
     if (cr->cls == RC_GREYLISTING && !q->grey_s)
         q->grey_s = (uint32_t)((now - j->m->arrival_us) / 1000000) + 1;
     if (v.use_fallback && s->cfg->smtp_fallback_relay[0])
         return now;   /* back to its destination at once, which diverts it to the relay */
+    if (!v.retry_at_us && r->code == 421 && r->stage >= SMTPC_ST_MAIL && r->stage < SMTPC_ST_RCPT + 1 &&
+        cr->cls == RC_OTHER && q->attempts < 3)
+        return now + 10 * 1000000;   /* the server closed before judging this recipient
+                                        ("too many errors", shutting down): soon, anew */
     return v.retry_at_us;
 }
 
@@ -318,7 +322,12 @@ void sched_apply_results(sched *s, sched_job *j)
         s->counts.expired += o[i] == OUT_EXPIRE;
     }
     if (sent && j->dest)
-        shape_accepted(&j->dest->sh, now);
+        shape_accepted(&j->dest->sh, now, j->dest->nsess >= j->dest->sh.conc);
+    for (int i = 0; i < j->n && j->dest; i++)
+        if (j->res[i].stage >= SMTPC_ST_MAIL && j->res[i].code) {
+            shape_engaged(&j->dest->sh);
+            break;
+        }
     if (j->m) {
         notify(s, j, o, why, now);
         store(s, j, o, why, retry_at, now);

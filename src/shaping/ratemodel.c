@@ -84,13 +84,28 @@ void rm_accepted(ratemodel *m, int64_t now)
     }
 }
 
-void rm_refused(ratemodel *m, int64_t now)
+/* relearn - nothing is plausible any more: keep the history, forget the conclusions */
+static void relearn(ratemodel *m, int64_t now)
 {
+    for (int i = 0; i < RM_NWIN; i++) {
+        m->accepted_max[i] = m->t ? count_within(m, now, rm_windows_us[i]) : 0;
+        m->refused_min[i] = UINT32_MAX;
+    }
+}
+
+void rm_refused(ratemodel *m, int64_t now, uint32_t inflight)
+{
+    int was = rm_window(m);
     m->refusals++;
     for (int i = 0; i < RM_NWIN; i++) {
-        uint32_t c = m->t ? count_within(m, now, rm_windows_us[i]) : 0;
+        uint32_t c = (m->t ? count_within(m, now, rm_windows_us[i]) : 0) + inflight;
         if (c < m->refused_min[i])
             m->refused_min[i] = c;
+    }
+    if (was >= 0 && rm_window(m) < 0) {
+        relearn(m, now);
+        for (int i = 0; i < RM_NWIN; i++)
+            m->refused_min[i] = (m->t ? count_within(m, now, rm_windows_us[i]) : 0) + inflight;
     }
     if (m->bonus)   /* the probe went too far: probe less often */
         m->probe_every_us = m->probe_every_us * 2 > PROBE_MAX ? PROBE_MAX : m->probe_every_us * 2;

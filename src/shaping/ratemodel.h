@@ -12,6 +12,8 @@
  * costs one 421; the wait it caused is never longer than the true window.  After a quiet
  * time the model probes one message higher (A(W)+1), the additive step, and backs off its
  * probing interval when the probe is refused.  Before any refusal it allows everything.
+ * When no candidate stays plausible (the receiver changed its limit, or counts things we do
+ * not see), the model forgets A and R and learns again from the next refusals.
  * Times are microseconds from src/common/clock.h. */
 #ifndef SLUICE_RATEMODEL_H
 #define SLUICE_RATEMODEL_H
@@ -36,8 +38,9 @@ void rm_init(ratemodel *m);
 void rm_free(ratemodel *m);
 /* rm_accepted - a message was accepted at now */
 void rm_accepted(ratemodel *m, int64_t now);
-/* rm_refused - a rate-limit refusal at now (the refused message not counted) */
-void rm_refused(ratemodel *m, int64_t now);
+/* rm_refused - a rate-limit refusal at now (the refused message not counted; inflight:
+ * other deliveries under way, which the receiver may already count) */
+void rm_refused(ratemodel *m, int64_t now, uint32_t inflight);
 /* rm_window - index of the enforced window, or -1 when nothing is enforced */
 int rm_window(const ratemodel *m);
 /* rm_allowed_at - the earliest time a new delivery may start, with inflight deliveries

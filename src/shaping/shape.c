@@ -26,7 +26,7 @@ void shape_init(shape *sh, const shape_cfg *cfg, const char *name)
     memset(sh, 0, sizeof *sh);
     sh->cfg = cfg;
     sh->name = name;
-    sh->conc = cfg->conc_max;
+    sh->conc = cfg->enabled && cfg->conc_initial < cfg->conc_max ? cfg->conc_initial : cfg->conc_max;
     sh->conc_probe_every_us = cfg->conc_probe_us;
     rm_init(&sh->rate);
     sh->rate.probe_every_us = cfg->rate_probe_us;
@@ -92,11 +92,15 @@ int shape_may_start(shape *sh, int64_t now, uint32_t inflight, int64_t *wake)
     return 1;
 }
 
-void shape_accepted(shape *sh, int64_t now)
+void shape_accepted(shape *sh, int64_t now, int saturated)
 {
     sh->accepted++;
     rm_accepted(&sh->rate, now);
     sh->rate_strikes = 0;
+    /* slow start: while the receiver never refused a connection, one more session per
+     * message delivered with every session busy (Postfix's initial_destination_concurrency) */
+    if (sh->cfg->enabled && saturated && !sh->conc_learned && sh->conc < sh->cfg->conc_max)
+        sh->conc++;
     if (sh->streak && sh->pause_class != RC_REPUTATION)
         sh->streak = 0;
 }
@@ -126,11 +130,11 @@ static int64_t greylist_retry(shape *sh, int64_t first, int64_t now, int64_t hin
         return first + hint_s * SEC + SEC;
     if (sh->grey_hi_us && sh->grey_hi_us > waited)
         return first + sh->grey_hi_us + sh->grey_hi_us / 20 + SEC;
-    int64_t step = c->grey_min_us;   /* the probe ladder: min, 2min, 4min, ... max */
+    int64_t step = c->grey_min_us;   /* the probe ladder: min, x1.5, x1.5 ... max */
     while (step <= waited || step <= sh->grey_lo_us) {
         if (step >= c->grey_max_us)
             return 0;   /* past the ladder: not greylisting as we know it; own schedule */
-        step = step * 2 > c->grey_max_us ? c->grey_max_us : step * 2;
+        step = step * 3 / 2 > c->grey_max_us ? c->grey_max_us : step * 3 / 2;
     }
     return first + step;
 }
@@ -152,11 +156,11 @@ static void on_connections(shape *sh, int open, int64_t now, const classify_resu
 }
 
 /* on_rate - rate limited: learn the limit; pause when the learned limit keeps failing */
-static void on_rate(shape *sh, int64_t now, int64_t started, const classify_result *cr)
+static void on_rate(shape *sh, int64_t now, int64_t started, uint32_t inflight, const classify_result *cr)
 {
     int64_t win0 = 0, win = 0;
     uint32_t n0 = rm_limit(&sh->rate, &win0);
-    rm_refused(&sh->rate, now);
+    rm_refused(&sh->rate, now, inflight);
     uint32_t n = rm_limit(&sh->rate, &win);
     int stale = started < sh->rate_changed_us;   /* begun under an older estimate */
     if (n != n0 || win != win0)
@@ -213,7 +217,7 @@ static int per_recipient_rate(const classify_result *cr, int stage, const char *
 }
 
 void shape_refused(shape *sh, const classify_result *cr, const char *reply, int stage, int dest_done,
-                   int open_sessions, int64_t grey_first_us, int64_t started_us, int64_t now,
+                   int open_sessions, int inflight, int64_t grey_first_us, int64_t started_us, int64_t now,
                    shape_verdict *v)
 {
     const shape_cfg *c = sh->cfg;
@@ -226,6 +230,7 @@ void shape_refused(shape *sh, const classify_result *cr, const char *reply, int 
         return;
     switch (cr->cls) {
     case RC_GREYLISTING:
+        sh->last_grey_us = now;
         v->retry_at_us = greylist_retry(sh, grey_first_us ? grey_first_us : now, now, cr->retry_hint_s);
         return;
     case RC_TOO_MANY_CONNECTIONS:
@@ -239,7 +244,7 @@ void shape_refused(shape *sh, const classify_result *cr, const char *reply, int 
             return;
         v->scope = SCOPE_DESTINATION;
         if (!dest_done)
-            on_rate(sh, now, started_us, cr);
+            on_rate(sh, now, started_us, (uint32_t)inflight, cr);
         v->retry_at_us = sh->paused_until_us > now ? sh->paused_until_us : now;
         return;
     case RC_REPUTATION:
@@ -263,6 +268,17 @@ void shape_refused(shape *sh, const classify_result *cr, const char *reply, int 
     default:
         return;   /* mailbox, other: the recipient's own schedule (or the hint) */
     }
+}
+
+void shape_engaged(shape *sh)
+{
+    if (sh->pause_class == RC_OVERLOADED)
+        sh->streak = 0;   /* a greeting refused now and then is not a server down */
+}
+
+int shape_greylisting(const shape *sh, int64_t now)
+{
+    return sh->last_grey_us && now - sh->last_grey_us < 3600 * SEC;
 }
 
 void shape_tick(shape *sh, int64_t now)

@@ -4,6 +4,8 @@
  *   greylisting           the recipient comes back after the greylist window (learned from
  *                         this destination: probing 15 s, 30 s, ... up to about 6 min, or the
  *                         reply's hint); the destination is not slowed
+ *   (start)               initial_destination_concurrency sessions, one more per message
+ *                         delivered with all busy, until smtp_destination_concurrency_limit
  *   too_many_connections  concurrency down to what the receiver accepted (multiplicative
  *                         decrease), back up by one after a quiet time (additive increase);
  *                         the learned limit survives restarts
@@ -30,6 +32,7 @@
 typedef struct shape_cfg {
     int enabled;               /* shaping = yes */
     int conc_max;              /* smtp_destination_concurrency_limit */
+    int conc_initial;          /* initial_destination_concurrency */
     int64_t conc_probe_us;     /* concurrency_probe_time */
     int64_t rate_probe_us;     /* rate_probe_time */
     int64_t grey_min_us, grey_max_us;         /* greylist_min/max_retry_time */
@@ -63,6 +66,7 @@ typedef struct shape {
     int rate_strikes;          /* rate refusals the learned model did not foresee */
     int64_t rate_changed_us;   /* when the rate model last changed its mind */
     int64_t grey_lo_us, grey_hi_us;   /* the greylist window lies in (lo, hi]; hi 0: unknown */
+    int64_t last_grey_us;      /* the last greylisting seen */
     uint64_t counts[RC_NCLASSES];
     uint64_t accepted;
     char *last_reply, *last_rule;
@@ -79,18 +83,25 @@ void shape_free(shape *sh);
 /* shape_may_start - 1 when a new delivery may start now (inflight: deliveries started and
  * not answered); else 0 and *wake is when to look again */
 int shape_may_start(shape *sh, int64_t now, uint32_t inflight, int64_t *wake);
-/* shape_accepted - a message was accepted (end of data 2xx) */
-void shape_accepted(shape *sh, int64_t now);
+/* shape_accepted - a message was accepted (end of data 2xx); saturated: every session the
+ * destination may have was busy */
+void shape_accepted(shape *sh, int64_t now, int saturated);
+/* shape_engaged - the receiver talked past its greeting (it is up) */
+void shape_engaged(shape *sh);
 /* shape_greylist_passed - a recipient greylisted first at first_us went through now */
 void shape_greylist_passed(shape *sh, int64_t first_us, int64_t now);
 /* shape_refused - a 4xx (or no reply) for a recipient: update the destination once per
  * job (dest_done: 0 on the job's first recipient with this reply) and decide its retry.
- * open_sessions: sessions still open to the destination; grey_first_us: when this
+ * open_sessions: sessions still open to the destination; inflight: other deliveries under
+ * way there (a receiver's rate count may include them); grey_first_us: when this
  * recipient was first greylisted (0: never); started_us: when the delivery began (a refusal
  * of a delivery begun before the last thing learned does not count against the model) */
 void shape_refused(shape *sh, const classify_result *cr, const char *reply, int stage, int dest_done,
-                   int open_sessions, int64_t grey_first_us, int64_t started_us, int64_t now,
-                   shape_verdict *v);
+                   int open_sessions, int inflight, int64_t grey_first_us, int64_t started_us,
+                   int64_t now, shape_verdict *v);
+/* shape_greylisting - recipients here were greylisted within the last hour: refusals at
+ * RCPT are to be expected (the client then holds DATA until a recipient is accepted) */
+int shape_greylisting(const shape *sh, int64_t now);
 /* shape_tick - additive increase after quiet times */
 void shape_tick(shape *sh, int64_t now);
 /* shape_state - "normal", "throttled", "paused" or "backoff" */

@@ -59,7 +59,7 @@ static int run(ratemodel *m, recv *r, int total, int64_t start, int64_t *end)
             rm_accepted(m, now);
             sent++;
         } else {
-            rm_refused(m, now);
+            rm_refused(m, now, 0);
             refused++;
         }
         now += 1000;
@@ -149,7 +149,7 @@ static void test_fixed_window_and_probe(void **state)
     assert_int_equal(rm_limit(&p, &w), 10);   /* not yet quiet long enough (300 s) */
     rm_tick(&p, 400 * SEC);
     assert_int_equal(rm_limit(&p, &w), 11);
-    rm_refused(&p, 401 * SEC);                 /* the probe failed */
+    rm_refused(&p, 401 * SEC, 0);                 /* the probe failed */
     assert_int_equal(p.bonus, 0);
     assert_true(p.probe_every_us > 300 * SEC);
     rm_free(&m);
