@@ -56,6 +56,10 @@ typedef struct writer {
     uint64_t next_segno;
     uint64_t segment_size;
     int broken;                /* the head segment had an error: rotate before writing */
+    pthread_t prealloc;        /* spool_prealloc.c: prepares a zero-filled spare segment */
+    pthread_cond_t spare_cv;
+    int spare_ready, spare_failed;   /* under mu */
+    int head_prealloc;         /* the head segment is a zero-filled spare (writer thread) */
     atomic_ullong commits, records, syncs;
 } writer;
 
@@ -108,6 +112,15 @@ void spool_seg_account(spool *s, uint64_t segno, uint64_t seg_size);
 wjob *spool_job_new(spool *s, enum wjob_kind kind, uint8_t type);
 void spool_job_submit(spool *s, wjob *j);
 void spool_job_free(wjob *j);
+
+/* spool_prealloc.c */
+#define SPOOL_SPARE "spare.tmp"
+int spool_prealloc_start(writer *w);
+void spool_prealloc_stop(writer *w);
+/* spool_take_spare - rename the ready spare to name (in the spool dir); 1 when taken */
+int spool_take_spare(writer *w, const char *name);
+/* spool_spare_ready - a spare is waiting (so a growing head segment may rotate early) */
+int spool_spare_ready(writer *w);
 
 /* spool_writer.c */
 int writer_start(writer *w, const char *spooldir, uint64_t first_segno, uint64_t segment_size,

@@ -206,6 +206,15 @@ static size_t next_valid(const uint8_t *p, size_t n, size_t off)
     return n;
 }
 
+/* all_zero - n bytes of zeros */
+static int all_zero(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i])
+            return 0;
+    return 1;
+}
+
 /* scan_bytes - walk the records of one segment image; returns the valid length */
 static size_t scan_bytes(scan *sc, uint64_t segno, const uint8_t *p, size_t n)
 {
@@ -228,6 +237,8 @@ static size_t scan_bytes(scan *sc, uint64_t segno, const uint8_t *p, size_t n)
             continue;
         }
         size_t next = next_valid(p, n, off);
+        if (next == n && all_zero(p + off, n - off))
+            break;   /* unused space of a preallocated segment: not a record at all */
         if (next == n) {
             sc->aside(sc->s, segno, off, p + off, n - off,
                       "incomplete record at the end (a write that was never acknowledged)",

@@ -8,8 +8,9 @@
  *      of the head segment;
  *   3. fdatasync the segment (data and its new size) - one sync for the whole batch;
  *   4. only then report the jobs done; the loop indexes the messages and sends the 250s.
- * A new segment is created with O_EXCL, its SEG record written and fdatasync'd, and the
- * spool directory fsync'd, before any record in it is written.  So a record is either fully
+ * A new segment is created with O_EXCL (or is the zero-filled spare of spool_prealloc.c,
+ * renamed into place), its SEG record written and fdatasync'd, and the spool directory
+ * fsync'd, before any record in it is written.  So a record is either fully
  * on disk and covered by a sync before its client hears 250, or it is a torn tail that
  * recovery recognises (bad CRC or no end marker) and sets aside.
  * Dead segments are unlinked only after the batch that precedes the unlink request is
@@ -106,7 +107,8 @@ static int rotate(writer *w)
     w->fd = -1;
     uint64_t segno = w->next_segno++;
     char *path = spool_seg_path(".", segno);
-    int fd = openat(w->dirfd, path + 2, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    int spare = spool_take_spare(w, path + 2);   /* a zero-filled one, when ready */
+    int fd = openat(w->dirfd, path + 2, O_WRONLY | O_CLOEXEC | (spare ? 0 : O_CREAT | O_EXCL), 0600);
     free(path);
     if (fd < 0)
         return -1;
@@ -130,6 +132,7 @@ static int rotate(writer *w)
     w->segno = segno;
     w->size = b.len;
     w->broken = 0;
+    w->head_prealloc = spare;
     dbuf_free(&b);
     return 0;
 }
@@ -232,6 +235,8 @@ static void add_record(writer *w, pending *p, wjob *j)
     uint32_t total = frame(j);
     int full = w->fd >= 0 && w->size + p->bytes > 4096 &&
                w->size + p->bytes + total > w->segment_size;
+    if (w->fd >= 0 && !w->head_prealloc && !w->broken && !full && spool_spare_ready(w))
+        full = 1;   /* move from a growing segment to a preallocated one as soon as possible */
     if (w->fd < 0 || w->broken || full || p->niov + 3 > MAX_IOV) {
         flush(w, p);
         if ((w->fd < 0 || w->broken || full) && rotate(w) < 0) {
@@ -332,6 +337,10 @@ int writer_start(writer *w, const char *spooldir, uint64_t first_segno, uint64_t
     }
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
+    if (spool_prealloc_start(w) < 0) {
+        snprintf(err, (size_t)errlen, "cannot start the spool preallocation thread");
+        return -1;
+    }
     if (rotate(w) < 0) {
         snprintf(err, (size_t)errlen, "%s: cannot create a segment: %s", spooldir, strerror(errno));
         return -1;
@@ -350,6 +359,7 @@ void writer_stop(writer *w)
     pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&w->mu);
     pthread_join(w->thread, NULL);
+    spool_prealloc_stop(w);   /* a finished spare stays for the next start */
     if (w->fd >= 0)
         close(w->fd);
     close(w->dirfd);
