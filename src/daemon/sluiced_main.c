@@ -101,6 +101,17 @@ static void write_pid(const sl_config *c)
     free(path);
 }
 
+/* new_base - the event loop; with epoll, changes to a descriptor's events within one loop
+ * pass are applied as one epoll_ctl (a session's read/write toggling is otherwise many) */
+static struct event_base *new_base(void)
+{
+    struct event_config *ec = event_config_new();
+    event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+    struct event_base *b = event_base_new_with_config(ec);
+    event_config_free(ec);
+    return b ? b : event_base_new();
+}
+
 /* shutdown_all - stop accepting, finish durable writes, free everything */
 static void shutdown_all(sluiced *d)
 {
@@ -255,7 +266,7 @@ int main(int argc, char **argv)
     if (verbose)
         log_set_level(SL_DEBUG);
     signal(SIGPIPE, SIG_IGN);
-    d.base = event_base_new();
+    d.base = new_base();
     log_info(NULL, "sluiced %s starting: queue_directory=%s, myhostname=%s", SLUICE_VERSION,
              d.cfg->queue_directory, d.cfg->myhostname);
     int rc = start(&d);
