@@ -12,27 +12,6 @@
 #include "daemon/sluiced.h"
 #include "smtp/rfc5322.h"
 
-/* message_id - the Message-ID value of msg for the log ("" when none), into buf */
-static void message_id(const uint8_t *msg, size_t len, char *buf, size_t size)
-{
-    rfc5322_iter it;
-    rfc5322_field f;
-    buf[0] = 0;
-    rfc5322_iter_init(&it, msg, len);
-    while (rfc5322_next(&it, &f)) {
-        if (!rfc5322_name_is(&f, "Message-ID"))
-            continue;
-        dbuf v = {0};
-        rfc5322_unfold(&v, f.value, f.value_len);
-        char *s = dbuf_cstr(&v);
-        s += strspn(s, " \t");
-        size_t n = strcspn(s, "\r\n");
-        snprintf(buf, size, "%.*s", (int)(n < size ? n : size - 1), s);
-        dbuf_free(&v);
-        return;
-    }
-}
-
 /* missing_fields - From/Date/Message-ID (or their Resent- forms) the message lacks */
 static void missing_fields(const cleanup_in *in, const char *qid, int64_t now, const char *host,
                            dbuf *f)
@@ -68,7 +47,7 @@ qid_t cleanup_submit(sluiced *d, const cleanup_in *in, spool_add_cb cb, void *ar
     rfc5322_prepend(&msg, fields.data, fields.len, in->msg, in->len);
     dbuf_free(&fields);
     char mid[256];
-    message_id(msg.data, msg.len, mid, sizeof mid);
+    rfc5322_message_id(msg.data, msg.len, mid, sizeof mid);
     log_info(qs, "from=<%s>, size=%zu, nrcpt=%d, %s%s%s, message-id=%s", in->sender, msg.len,
              in->nrcpt, in->local ? "uid=" : "client=", in->local ? uid : in->client_ip,
              in->local ? "" : "", mid[0] ? mid : "<>");

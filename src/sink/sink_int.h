@@ -174,8 +174,6 @@ int64_t sink_elapsed_us(const sink *k);
 /* sink_message.c */
 /* sink_on_message - the engine's on_message */
 void sink_on_message(smtpd_session *s, smtpd_message *m);
-/* sink_message_id - the Message-ID field's value, trimmed, into buf ("" when none) */
-void sink_message_id(const void *msg, size_t len, char *buf, size_t buflen);
 
 /* sink_main.c */
 /* sink_listener_opts - the engine options of a listener: its set's settings, the sink's

@@ -19,35 +19,6 @@
 
 #define MSGID_MAX 998
 
-/* trim_span - *p, *n without surrounding blanks and line breaks */
-static void trim_span(const char **p, size_t *n)
-{
-    while (*n && strchr(" \t\r\n", (*p)[0]))
-        (*p)++, (*n)--;
-    while (*n && strchr(" \t\r\n", (*p)[*n - 1]))
-        (*n)--;
-}
-
-void sink_message_id(const void *msg, size_t len, char *buf, size_t buflen)
-{
-    rfc5322_iter it;
-    rfc5322_field f;
-    buf[0] = 0;
-    rfc5322_iter_init(&it, msg, len);
-    while (rfc5322_next(&it, &f)) {
-        if (!rfc5322_name_is(&f, "Message-ID"))
-            continue;
-        const char *p = f.value;
-        size_t n = f.value_len, o = 0;
-        trim_span(&p, &n);
-        for (size_t i = 0; i < n && o + 1 < buflen; i++)
-            if (p[i] != '\r' && p[i] != '\n' && p[i] != 0)
-                buf[o++] = p[i];
-        buf[o] = 0;
-        return;
-    }
-}
-
 /* sha256_hex - the body's SHA-256 in hex into out[65] */
 static void sha256_hex(const void *p, size_t n, char out[65])
 {
@@ -66,7 +37,7 @@ static void accept_message(sink_sess *ss, smtpd_session *s, smtpd_message *m, co
     sink *k = ss->k;
     char msgid[MSGID_MAX + 1], sha[65] = "", stored[4096];
     const char *body = m->body.data ? (const char *)m->body.data : "";
-    sink_message_id(body, m->body.len, msgid, sizeof msgid);
+    rfc5322_message_id(body, m->body.len, msgid, sizeof msgid);
     int record = sink_record_active(k->rec);
     if (record)
         sha256_hex(body, m->body.len, sha);

@@ -873,3 +873,32 @@ void rfc5322_put_received(dbuf *out, const rfc5322_received *r)
     }
     dbuf_puts(out, "\r\n");
 }
+
+/* trim_span - *p, *n without surrounding blanks and line breaks */
+static void trim_span(const char **p, size_t *n)
+{
+    while (*n && strchr(" \t\r\n", (*p)[0]))
+        (*p)++, (*n)--;
+    while (*n && strchr(" \t\r\n", (*p)[*n - 1]))
+        (*n)--;
+}
+
+void rfc5322_message_id(const void *msg, size_t len, char *buf, size_t buflen)
+{
+    rfc5322_iter it;
+    rfc5322_field f;
+    buf[0] = 0;
+    rfc5322_iter_init(&it, msg, len);
+    while (rfc5322_next(&it, &f)) {
+        if (!rfc5322_name_is(&f, "Message-ID"))
+            continue;
+        const char *p = f.value;
+        size_t n = f.value_len, o = 0;
+        trim_span(&p, &n);
+        for (size_t i = 0; i < n && o + 1 < buflen; i++)
+            if (p[i] != '\r' && p[i] != '\n' && p[i] != 0)
+                buf[o++] = p[i];
+        buf[o] = 0;
+        return;
+    }
+}

@@ -137,6 +137,9 @@ void rfc5322_put_received(dbuf *out, const rfc5322_received *r);
 void rfc5322_put_field(dbuf *out, const char *name, const char *value, size_t len);
 /* rfc5322_unfold - append value with every line end that precedes whitespace removed */
 void rfc5322_unfold(dbuf *out, const char *value, size_t len);
+/* rfc5322_message_id - the Message-ID field's value, trimmed, line breaks removed, into buf
+ * ("" when there is none) */
+void rfc5322_message_id(const void *msg, size_t len, char *buf, size_t buflen);
 /* rfc5322_prepend - append fields (whole CRLF-terminated lines) and then msg to out; when
  * msg has a body but no empty line before it, one is inserted so the body stays a body */
 void rfc5322_prepend(dbuf *out, const void *fields, size_t flen, const void *msg, size_t len);
