@@ -12,13 +12,21 @@ typedef struct sub {
 } sub;
 
 static const sub subs[] = {
-    {"queue", doctor_queue, "queue [--from auto|sluice|postfix|exim|sendmail] [FILE|-]"},
-    {"logs", doctor_logs, "logs FILE..."},
-    {"probe", doctor_probe, "probe HOST|DOMAIN [--from ADDR] [--port N] [--helo NAME] [--rcpt ADDR]"},
-    {"ip", doctor_ip, "ip ADDR [--helo NAME]"},
-    {"domain", doctor_domain, "domain DOMAIN [--ip ADDR] [--selector S] [--dkim-key FILE]"},
-    {"advise", doctor_advise, "advise [--postfix-config main.cf] [--logs FILE...]"},
-    {"warmup", doctor_warmup, "warmup --target N [--start 50] [--factor 2] [--period 7d]"},
+    {"queue", doctor_queue,
+     "queue [--from auto|sluice|postfix|exim|sendmail] [--now EPOCH] [--warn-size N] [--fail-size N]\n"
+     "        [--warn-age 4h] [--fail-age 1d] [--rows N] [--rules FILE] [FILE|-]"},
+    {"logs", doctor_logs, "logs [--year Y] [--timelines N|all] [--rows N] [--domain D]... [--rules FILE] FILE..."},
+    {"probe", doctor_probe,
+     "probe HOST|DOMAIN|[IP] [--from ADDR] [--rcpt ADDR] [--port N] [--helo NAME] [--source IP]\n"
+     "        [--all] [--no-tls] [-v]"},
+    {"ip", doctor_ip, "ip ADDR [--helo NAME] [--dnsbl ZONE[,ZONE...]|none]"},
+    {"domain", doctor_domain,
+     "domain DOMAIN [--ip ADDR] [--selector S] [--dkim-key FILE] [--sender ADDR] [--helo NAME]"},
+    {"advise", doctor_advise,
+     "advise [--postfix-config main.cf] [--master-config master.cf] [--logs FILE...] [--year Y]\n"
+     "        [--rules FILE] [--no-daemon]"},
+    {"warmup", doctor_warmup,
+     "warmup --target N [--start 50] [--factor 2] [--period 7d] [--from YYYY-MM-DD] [--daily]"},
 };
 #define NSUBS (sizeof subs / sizeof subs[0])
 
