@@ -16,6 +16,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
+#include "client/smtpc.h"
 #include "config/nexthop.h"
 #include "sched/sched_int.h"
 
@@ -268,6 +269,29 @@ static void running_remove(sched_dest *d, sched_job *j)
     j->next = NULL;
 }
 
+/* est_del - sess is no longer open */
+static void est_del(sched_dest *d, void *sess)
+{
+    for (int i = 0; i < d->nest; i++)
+        if (d->est[i] == sess) {
+            d->est[i] = d->est[--d->nest];
+            return;
+        }
+}
+
+/* est_add - sess is established (the receiver talked to it past its greeting) */
+static void est_add(sched_dest *d, void *sess)
+{
+    for (int i = 0; i < d->nest; i++)
+        if (d->est[i] == sess)
+            return;
+    if (d->nest == d->est_cap) {
+        d->est_cap = d->est_cap ? d->est_cap * 2 : 8;
+        d->est = xrealloc(d->est, sizeof *d->est * (size_t)d->est_cap);
+    }
+    d->est[d->nest++] = sess;
+}
+
 /* park_session - a session finished a job: keep it idle, or close it when over the limit */
 static void park_session(sched *s, sched_dest *d, void *sess, int alive)
 {
@@ -277,6 +301,8 @@ static void park_session(sched *s, sched_dest *d, void *sess, int alive)
         return;
     }
     if (d->nsess > d->sh.conc || (!d->nready && s->cfg->smtp_connection_cache_time_limit_ms == 0)) {
+        d->last_close_us = clock_now_us();
+        est_del(d, sess);
         s->agent.close(s->agent.ctx, sess);
         d->nsess--;
         s->total_sess--;
@@ -289,14 +315,32 @@ static void park_session(sched *s, sched_dest *d, void *sess, int alive)
     d->idle[d->nidle++] = (idle_sess){sess, clock_now_us(), 0};
 }
 
+/* engaged - the receiver answered j past its greeting (the session had been established) */
+static int engaged(const sched_job *j)
+{
+    for (int i = 0; j->res && i < j->n; i++)
+        if (j->res[i].code && j->res[i].stage >= SMTPC_ST_MAIL)
+            return 1;
+    return 0;
+}
+
 void sched_job_done(sched *s, void *sess, sched_job *j, int alive)
 {
     sched_dest *d = j->dest;
     running_remove(d, j);
     d->nbusy--;
+    int was = 0;
+    for (int i = 0; i < d->nest; i++)
+        was |= d->est[i] == sess;
+    if (!alive || !engaged(j))
+        est_del(d, sess);
+    else
+        est_add(d, sess);
     park_session(s, d, sess, alive);
     sched_job_detach(j);
     sched_apply_results(s, j);
+    if (!alive && (was || engaged(j)))
+        d->last_close_us = clock_now_us();   /* an established session went away */
     sched_job_free(j);
     sched_run_due(s);
 }
@@ -309,6 +353,8 @@ void sched_sess_gone(sched *s, sched_dest *d, void *sess)
         d->idle[i] = d->idle[--d->nidle];
         d->nsess--;
         s->total_sess--;
+        d->last_close_us = clock_now_us();
+        est_del(d, sess);
         sched_pump(s);
         return;
     }
@@ -325,6 +371,8 @@ static int64_t expire_idle(sched *s, sched_dest *d, int64_t now, int *closed)
     for (int i = 0; i < d->nidle;) {
         int64_t at = d->idle[i].since_us + limit;
         if (at <= now) {
+            d->last_close_us = now;
+            est_del(d, d->idle[i].sess);
             s->agent.close(s->agent.ctx, d->idle[i].sess);
             d->idle[i] = d->idle[--d->nidle];
             d->nsess--;
@@ -424,6 +472,7 @@ static void free_dest(void *p)
         free(d->t.hosts[i]);
     free(d->t.hosts);
     shape_free(&d->sh);
+    free(d->est);
     free(d->idle);
     free(d->last_reply);
     free(d->key);

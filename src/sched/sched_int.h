@@ -43,6 +43,9 @@ struct sched_dest {
     shape sh;                  /* what the receiver taught us: limits, pauses (sh.conc is the
                                   concurrency limit now) */
     int64_t rate_delay_us;
+    int64_t last_close_us;     /* a session to it was last closed (or broke) */
+    void **est;                /* sessions the receiver has talked to past its greeting */
+    int nest, est_cap;
     int64_t next_start_us;     /* rate delay: no job starts before this */
     sched_dest *ring_next, *ring_prev;
     int in_ring;

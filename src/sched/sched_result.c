@@ -265,7 +265,7 @@ static int64_t shape_one(sched *s, sched_job *j, int i, const char *why, classif
     int64_t first = q->grey_s ? j->m->arrival_us + (int64_t)(q->grey_s - 1) * 1000000 : 0;
     shape_verdict v;
     shape_refused(&j->dest->sh, cr, why, r->stage, (*applied >> cr->cls) & 1, j->dest->nsess,
-                  j->dest->nbusy, first, j->t_started_us, now, &v);
+                  j->dest->nbusy, first, j->t_started_us, j->dest->last_close_us, now, &v);
     *applied |= 1u << cr->cls;
     if (cr->cls == RC_GREYLISTING && !q->grey_s)
         q->grey_s = (uint32_t)((now - j->m->arrival_us) / 1000000) + 1;
@@ -322,7 +322,7 @@ void sched_apply_results(sched *s, sched_job *j)
         s->counts.expired += o[i] == OUT_EXPIRE;
     }
     if (sent && j->dest)
-        shape_accepted(&j->dest->sh, now, j->dest->nsess >= j->dest->sh.conc);
+        shape_accepted(&j->dest->sh, now, j->dest->nbusy + 1, j->dest->nsess >= j->dest->sh.conc);
     for (int i = 0; i < j->n && j->dest; i++)
         if (j->res[i].stage >= SMTPC_ST_MAIL && j->res[i].code) {
             shape_engaged(&j->dest->sh);

@@ -92,9 +92,10 @@ int shape_may_start(shape *sh, int64_t now, uint32_t inflight, int64_t *wake)
     return 1;
 }
 
-void shape_accepted(shape *sh, int64_t now, int saturated)
+void shape_accepted(shape *sh, int64_t now, int busy, int saturated)
 {
     sh->accepted++;
+    (void)busy;
     rm_accepted(&sh->rate, now);
     sh->rate_strikes = 0;
     /* slow start: while the receiver never refused a connection, one more session per
@@ -217,8 +218,8 @@ static int per_recipient_rate(const classify_result *cr, int stage, const char *
 }
 
 void shape_refused(shape *sh, const classify_result *cr, const char *reply, int stage, int dest_done,
-                   int open_sessions, int inflight, int64_t grey_first_us, int64_t started_us, int64_t now,
-                   shape_verdict *v)
+                   int open_sessions, int inflight, int64_t grey_first_us, int64_t started_us,
+                   int64_t last_close_us, int64_t now, shape_verdict *v)
 {
     const shape_cfg *c = sh->cfg;
     v->scope = SCOPE_RECIPIENT;
@@ -235,7 +236,7 @@ void shape_refused(shape *sh, const classify_result *cr, const char *reply, int 
         return;
     case RC_TOO_MANY_CONNECTIONS:
         v->scope = SCOPE_DESTINATION;
-        if (!dest_done)
+        if (!dest_done && now - last_close_us > SEC)
             on_connections(sh, open_sessions, now, cr);
         v->retry_at_us = now + TMC_RETRY;
         return;
@@ -286,7 +287,8 @@ void shape_tick(shape *sh, int64_t now)
     if (!sh->cfg->enabled)
         return;
     rm_tick(&sh->rate, now);
-    if (sh->conc < sh->cfg->conc_max && now - sh->conc_quiet_since_us >= sh->conc_probe_every_us) {
+    if (sh->conc_learned && sh->conc < sh->cfg->conc_max &&
+        now - sh->conc_quiet_since_us >= sh->conc_probe_every_us) {
         sh->conc++;
         sh->conc_probing = 1;
         sh->conc_quiet_since_us = now;

@@ -83,22 +83,25 @@ void shape_free(shape *sh);
 /* shape_may_start - 1 when a new delivery may start now (inflight: deliveries started and
  * not answered); else 0 and *wake is when to look again */
 int shape_may_start(shape *sh, int64_t now, uint32_t inflight, int64_t *wake);
-/* shape_accepted - a message was accepted (end of data 2xx); saturated: every session the
- * destination may have was busy */
-void shape_accepted(shape *sh, int64_t now, int saturated);
+/* shape_accepted - a message was accepted (end of data 2xx); busy: sessions delivering at
+ * that moment, this one included; saturated: every session the destination may have was busy */
+void shape_accepted(shape *sh, int64_t now, int busy, int saturated);
 /* shape_engaged - the receiver talked past its greeting (it is up) */
 void shape_engaged(shape *sh);
 /* shape_greylist_passed - a recipient greylisted first at first_us went through now */
 void shape_greylist_passed(shape *sh, int64_t first_us, int64_t now);
 /* shape_refused - a 4xx (or no reply) for a recipient: update the destination once per
  * job (dest_done: 0 on the job's first recipient with this reply) and decide its retry.
- * open_sessions: sessions still open to the destination; inflight: other deliveries under
+ * open_sessions: sessions still open to the destination (after a burst of refusals, the
+ * ones left are what the receiver accepted at once); inflight: other deliveries under
  * way there (a receiver's rate count may include them); grey_first_us: when this
  * recipient was first greylisted (0: never); started_us: when the delivery began (a refusal
- * of a delivery begun before the last thing learned does not count against the model) */
+ * of a delivery begun before the last thing learned does not count against the model);
+ * last_close_us: when a session to the destination was last closed (a receiver still
+ * counting it may refuse the next one: that says nothing about its limit) */
 void shape_refused(shape *sh, const classify_result *cr, const char *reply, int stage, int dest_done,
                    int open_sessions, int inflight, int64_t grey_first_us, int64_t started_us,
-                   int64_t now, shape_verdict *v);
+                   int64_t last_close_us, int64_t now, shape_verdict *v);
 /* shape_greylisting - recipients here were greylisted within the last hour: refusals at
  * RCPT are to be expected (the client then holds DATA until a recipient is accepted) */
 int shape_greylisting(const shape *sh, int64_t now);
