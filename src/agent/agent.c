@@ -24,15 +24,17 @@ struct agent {
     dns_ctx *dns;
     sched *s;
     int stopping;              /* agent_shutdown: close sessions at once, no QUIT */
+    struct asess *all;         /* every session, for agent_free */
     SSL_CTX *tls;
     netaddr src4, src6;
     int have_src4, have_src6;
 };
 
-enum as_state { AS_RESOLVING, AS_CONNECTING, AS_READY, AS_BUSY, AS_CLOSING };
+enum as_state { AS_RESOLVING, AS_CONNECTING, AS_READY, AS_BUSY, AS_QUITTING, AS_CLOSING };
 
 typedef struct asess {
     agent *a;
+    struct asess *prev, *next;   /* in a->all */
     sched_dest *d;
     char **hosts;
     int nhosts, port, literal;
@@ -78,6 +80,12 @@ static enum smtpc_tls tls_of(const char *name)
 /* sess_free - release a session that has nothing pending */
 static void sess_free(asess *x)
 {
+    if (x->prev)
+        x->prev->next = x->next;
+    else
+        x->a->all = x->next;
+    if (x->next)
+        x->next->prev = x->prev;
     if (x->go)
         event_free(x->go);
     if (x->q)
@@ -193,6 +201,14 @@ static void on_event(void *arg, smtpc *c, enum smtpc_event ev, const smtpc_reply
     }
     if (x->state == AS_CLOSING) {   /* the scheduler closed it: nobody to tell */
         sess_free(x);
+        return;
+    }
+    if (x->state == AS_QUITTING) {   /* our own QUIT is done: the slot is free now */
+        sched_dest *d = x->d;
+        sched *s = x->a->s;
+        void *handle = x;
+        sess_free(x);
+        sched_sess_gone(s, d, handle);
         return;
     }
     if (ev == SMTPC_EV_CLOSED && x->state == AS_READY && x->job) {   /* closed as a job was given */
@@ -334,8 +350,8 @@ static void on_txn(void *arg, smtpc *c, smtpc_txn *t)
     if (!alive) {
         sess_free(x);
     } else if (!keep_going(x)) {
-        alive = 0;
-        x->state = AS_CLOSING;
+        alive = 2;   /* still counted by the receiver until the connection is closed */
+        x->state = AS_QUITTING;
         smtpc_quit(x->c);
     } else {
         x->state = AS_READY;
@@ -387,6 +403,10 @@ static void *a_open(void *ctx, sched_dest *d, const sched_target *t)
     asess *x = xcalloc(1, sizeof *x);
     x->a = a;
     x->d = d;
+    x->next = a->all;
+    if (a->all)
+        a->all->prev = x;
+    a->all = x;
     x->nhosts = t->nhosts;
     x->hosts = xcalloc((size_t)t->nhosts, sizeof *x->hosts);
     for (int i = 0; i < t->nhosts; i++)
@@ -430,6 +450,12 @@ static void a_close(void *ctx, void *sess)
     (void)ctx;
     asess *x = sess;
     x->job = NULL;   /* a running job is abandoned: the scheduler forgets it */
+    if (x->state == AS_QUITTING) {   /* already saying QUIT: just stop telling anyone */
+        x->state = AS_CLOSING;
+        if (x->a->stopping)
+            sess_free(x);
+        return;
+    }
     if (x->c && x->state == AS_READY && !x->a->stopping) {
         x->state = AS_CLOSING;
         smtpc_quit(x->c);   /* freed on SMTPC_EV_CLOSED */
@@ -482,6 +508,8 @@ void agent_free(agent *a)
 {
     if (!a)
         return;
+    while (a->all)   /* sessions still closing (QUIT under way) when the daemon stops */
+        sess_free(a->all);
     SSL_CTX_free(a->tls);
     free(a);
 }

@@ -104,8 +104,10 @@ uint64_t sched_flush(sched *s);
 /* sched_run_due - do everything due by now (the timer calls it; tests too) */
 void sched_run_due(sched *s);
 
-/* Agent callbacks.  sched_job_done: j's results are filled; alive says whether the
- * session can take another job.  sched_sess_gone: an idle session closed or broke. */
+/* Agent callbacks.  sched_job_done: j's results are filled; alive says what became of the
+ * session: 1 it can take another job, 0 it is gone, 2 it is saying QUIT (the receiver still
+ * counts it, so the scheduler does too, until sched_sess_gone).  sched_sess_gone: an idle
+ * session closed or broke, or a quitting one finished closing. */
 void sched_job_done(sched *s, void *sess, sched_job *j, int alive);
 void sched_sess_gone(sched *s, sched_dest *d, void *sess);
 

@@ -295,6 +295,10 @@ static void est_add(sched_dest *d, void *sess)
 /* park_session - a session finished a job: keep it idle, or close it when over the limit */
 static void park_session(sched *s, sched_dest *d, void *sess, int alive)
 {
+    if (alive == 2) {   /* quitting: counted until sched_sess_gone */
+        d->nquitting++;
+        return;
+    }
     if (!alive) {
         d->nsess--;
         s->total_sess--;
@@ -332,14 +336,14 @@ void sched_job_done(sched *s, void *sess, sched_job *j, int alive)
     int was = 0;
     for (int i = 0; i < d->nest; i++)
         was |= d->est[i] == sess;
-    if (!alive || !engaged(j))
+    if (alive != 1 || !engaged(j))
         est_del(d, sess);
     else
         est_add(d, sess);
     park_session(s, d, sess, alive);
     sched_job_detach(j);
     sched_apply_results(s, j);
-    if (!alive && (was || engaged(j)))
+    if (alive == 0 && (was || engaged(j)))
         d->last_close_us = clock_now_us();   /* an established session went away */
     sched_job_free(j);
     sched_run_due(s);
@@ -347,6 +351,7 @@ void sched_job_done(sched *s, void *sess, sched_job *j, int alive)
 
 void sched_sess_gone(sched *s, sched_dest *d, void *sess)
 {
+    est_del(d, sess);
     for (int i = 0; i < d->nidle; i++) {
         if (d->idle[i].sess != sess)
             continue;
@@ -354,9 +359,15 @@ void sched_sess_gone(sched *s, sched_dest *d, void *sess)
         d->nsess--;
         s->total_sess--;
         d->last_close_us = clock_now_us();
-        est_del(d, sess);
         sched_pump(s);
         return;
+    }
+    if (d->nquitting > 0) {   /* a quitting session has finished closing */
+        d->nquitting--;
+        d->nsess--;
+        s->total_sess--;
+        d->last_close_us = clock_now_us();
+        sched_pump(s);
     }
 }
 

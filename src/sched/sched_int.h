@@ -37,7 +37,8 @@ struct sched_dest {
     sched_job *ready, *ready_tail;
     uint64_t nready;
     sched_job *running;        /* jobs with the agent, linked through next */
-    int nsess, nbusy;          /* sessions open (busy + idle), busy */
+    int nsess, nbusy;          /* sessions open (busy + idle + quitting), busy */
+    int nquitting;             /* sessions saying QUIT, still counted until they are gone */
     idle_sess *idle;
     int nidle, idle_cap;
     shape sh;                  /* what the receiver taught us: limits, pauses (sh.conc is the
