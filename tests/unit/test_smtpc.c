@@ -37,34 +37,12 @@
 #include "common/netaddr.h"
 #include "common/xmalloc.h"
 #include "server/smtpd.h"
+#include "test_util_smtp.h"
 
 #define WAIT_MS 8000
 
 static struct event_base *base;
 static struct event *tick;
-
-/* now_ms - monotonic milliseconds */
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* on_tick - wakes the loop now and then so WAIT_FOR can look at the clock */
-static void on_tick(evutil_socket_t fd, short what, void *arg)
-{
-}
-
-#define WAIT_FOR(cond)                                                              \
-    do {                                                                            \
-        int64_t end_ = now_ms() + WAIT_MS;                                          \
-        while (!(cond)) {                                                           \
-            if (now_ms() > end_)                                                    \
-                fail_msg("line %d: timed out waiting for %s", __LINE__, #cond);     \
-            event_base_loop(base, EVLOOP_ONCE);                                     \
-        }                                                                           \
-    } while (0)
 
 /* ---- the server engine and its hooks ---- */
 
@@ -169,34 +147,10 @@ static smtpd_opts engine_opts(void)
     return o;
 }
 
-/* engine_start - listen on ip (port 0: ephemeral) */
-static smtpd_listener *engine_start(const smtpd_opts *o, const char *ip)
-{
-    netaddr a;
-    const char *perr;
-    char err[256], where[80];
-    snprintf(where, sizeof where, strchr(ip, ':') ? "[%s]:1" : "%s:1", ip);
-    assert_int_equal(netaddr_parse(where, 0, &a, &perr), 0);
-    if (a.ss.ss_family == AF_INET)
-        ((struct sockaddr_in *)&a.ss)->sin_port = 0;
-    else
-        ((struct sockaddr_in6 *)&a.ss)->sin6_port = 0;
-    smtpd_listener *l = smtpd_listen(base, &a, o, err, sizeof err);
-    if (!l)
-        fail_msg("smtpd_listen: %s", err);
-    return l;
-}
-
 /* engine_addr - where the listener is, as a client would be told */
 static netaddr engine_addr(const smtpd_listener *l, const char *ip)
 {
-    netaddr a;
-    const char *perr;
-    char where[80];
-    snprintf(where, sizeof where, strchr(ip, ':') ? "[%s]:%d" : "%s:%d", ip,
-             smtpd_listener_port(l));
-    assert_int_equal(netaddr_parse(where, 0, &a, &perr), 0);
-    return a;
+    return test_addr(ip, smtpd_listener_port(l));
 }
 
 /* ---- the client side ---- */
@@ -286,18 +240,6 @@ static void send_wait(smtpc_txn *t)
     WAIT_FOR(R.txns > before);
 }
 
-/* expect_reply - code, enhanced code, a piece of the text, stage, closed */
-static void expect_reply(const smtpc_reply *r, int code, const char *enh, const char *text,
-                         enum smtpc_stage stage, int closed)
-{
-    if (r->code != code || strcmp(r->enh, enh) != 0 || !r->text || !strstr(r->text, text) ||
-        r->stage != stage || r->closed != closed)
-        fail_msg("got %d \"%s\" \"%s\" stage %d closed %d; want %d \"%s\" \"...%s...\" stage "
-                 "%d closed %d",
-                 r->code, r->enh, r->text ? r->text : "(null)", (int)r->stage, r->closed, code,
-                 enh, text, (int)stage, closed);
-}
-
 /* expect_body - the engine stored exactly this body */
 static void expect_body(const char *body, size_t len)
 {
@@ -323,9 +265,7 @@ static void wait_sessions(smtpd_listener *l, int n)
 static int setup(void **state)
 {
     base = event_base_new();
-    tick = event_new(base, -1, EV_PERSIST, on_tick, NULL);
-    struct timeval tv = {0, 5000};
-    event_add(tick, &tv);
+    tick = tick_start(base);
     dbuf_free(&T.body);
     memset(&T, 0, sizeof T);
     memset(&R, 0, sizeof R);
@@ -357,7 +297,7 @@ static void test_plain_delivery(void **state)
     static const char *const rcpts[] = {"one@example.org", "two@example.org", NULL};
     static const char body[] = "Subject: hello\r\n\r\nHi.\r\n.leading dot\r\n..two\r\n.\r\nend\r\n";
     smtpd_opts o = engine_opts();
-    smtpd_listener *l = engine_start(&o, "127.0.0.1");
+    smtpd_listener *l = test_listen(base, &o, "127.0.0.1");
     client_to(l, "127.0.0.1");
     WAIT_FOR(R.ready);
     const smtpc_features *f = smtpc_features_of(R.c);
@@ -401,7 +341,7 @@ static void test_big_body(void **state)
         body[i] = i % 61 == 59 ? '\r' : i % 61 == 60 ? '\n' : i % 61 == 0 ? '.' : 'a' + i % 26;
     memcpy(body + n - 2, "\r\n", 2);
     smtpd_opts o = engine_opts();
-    smtpd_listener *l = engine_start(&o, "127.0.0.1");
+    smtpd_listener *l = test_listen(base, &o, "127.0.0.1");
     client_to(l, "127.0.0.1");
     WAIT_FOR(R.ready);
     smtpc_txn t;
@@ -433,7 +373,7 @@ static void test_mixed_rcpt(void **state)
     static const char *const rcpts[] = {"ok1@example.org", "bad@example.org",
                                         "defer@example.org", "ok2@example.org", NULL};
     smtpd_opts o = engine_opts();
-    smtpd_listener *l = engine_start(&o, "127.0.0.1");
+    smtpd_listener *l = test_listen(base, &o, "127.0.0.1");
     client_to(l, "127.0.0.1");
     WAIT_FOR(R.ready);
     smtpc_txn t;
@@ -459,7 +399,7 @@ static void test_all_refused(void **state)
 {
     static const char *const rcpts[] = {"bad@example.org", "defer@example.org", NULL};
     smtpd_opts o = engine_opts();
-    smtpd_listener *l = engine_start(&o, "127.0.0.1");
+    smtpd_listener *l = test_listen(base, &o, "127.0.0.1");
     client_to(l, "127.0.0.1");
     WAIT_FOR(R.ready);
     smtpc_txn t;
@@ -487,7 +427,7 @@ static void test_size_limit(void **state)
 {
     smtpd_opts o = engine_opts();
     o.max_message_size = 1000;
-    smtpd_listener *l = engine_start(&o, "127.0.0.1");
+    smtpd_listener *l = test_listen(base, &o, "127.0.0.1");
     client_to(l, "127.0.0.1");
     WAIT_FOR(R.ready);
     char body[1001];
@@ -518,7 +458,7 @@ static void test_8bit_utf8(void **state)
 {
     static const char *const rcpts[] = {"j\xc3\xb6rg@example.org", NULL};
     smtpd_opts o = engine_opts();
-    smtpd_listener *l = engine_start(&o, "127.0.0.1");
+    smtpd_listener *l = test_listen(base, &o, "127.0.0.1");
     client_to(l, "127.0.0.1");
     WAIT_FOR(R.ready);
     smtpc_txn t;
@@ -538,7 +478,7 @@ static void test_8bit_utf8(void **state)
 static void test_reuse(void **state)
 {
     smtpd_opts o = engine_opts();
-    smtpd_listener *l = engine_start(&o, "127.0.0.1");
+    smtpd_listener *l = test_listen(base, &o, "127.0.0.1");
     client_to(l, "127.0.0.1");
     WAIT_FOR(R.ready);
     smtpc_txn t[3];
@@ -582,7 +522,7 @@ static void test_reuse(void **state)
 static void test_greeting_refused(void **state)
 {
     smtpd_opts o = engine_opts();
-    smtpd_listener *l = engine_start(&o, "127.0.0.1");
+    smtpd_listener *l = test_listen(base, &o, "127.0.0.1");
     T.connect_reply.code = 421;
     snprintf(T.connect_reply.text, sizeof T.connect_reply.text,
              "4.7.0 mx.test refuses this IP, try later");
@@ -635,7 +575,7 @@ static void test_lost_at_stages(void **state)
         const lost_case *lc = &lost_cases[i];
         setup(NULL);
         smtpd_opts o = engine_opts();
-        smtpd_listener *l = engine_start(&o, "127.0.0.1");
+        smtpd_listener *l = test_listen(base, &o, "127.0.0.1");
         if (lc->data_421) {
             T.data_reply.code = 421;
             snprintf(T.data_reply.text, sizeof T.data_reply.text, "4.3.2 System shutting down");
@@ -667,7 +607,7 @@ static void test_engine_idle_timeout(void **state)
 {
     smtpd_opts o = engine_opts();
     o.timeout_ms = 300;
-    smtpd_listener *l = engine_start(&o, "127.0.0.1");
+    smtpd_listener *l = test_listen(base, &o, "127.0.0.1");
     client_to(l, "127.0.0.1");
     WAIT_FOR(R.ready);
     WAIT_FOR(R.closed);
@@ -681,7 +621,7 @@ static void test_engine_idle_timeout(void **state)
 static void test_free_in_callbacks(void **state)
 {
     smtpd_opts o = engine_opts();
-    smtpd_listener *l = engine_start(&o, "127.0.0.1");
+    smtpd_listener *l = test_listen(base, &o, "127.0.0.1");
     R.free_on_ready = 1;
     client_to(l, "127.0.0.1");
     WAIT_FOR(R.ready);
@@ -706,7 +646,7 @@ static void test_free_in_callbacks(void **state)
 static void test_free_mid_txn(void **state)
 {
     smtpd_opts o = engine_opts();
-    smtpd_listener *l = engine_start(&o, "127.0.0.1");
+    smtpd_listener *l = test_listen(base, &o, "127.0.0.1");
     client_to(l, "127.0.0.1");
     WAIT_FOR(R.ready);
     smtpc_txn t;
@@ -726,13 +666,10 @@ static void test_free_mid_txn(void **state)
 /* test_source_address - the connection comes from the source address asked for */
 static void test_source_address(void **state)
 {
-    netaddr src;
-    const char *perr;
-    assert_int_equal(netaddr_parse("127.0.0.2:1", 0, &src, &perr), 0);
-    ((struct sockaddr_in *)&src.ss)->sin_port = 0;
+    netaddr src = test_addr("127.0.0.2", 0);
     O.source = &src;
     smtpd_opts o = engine_opts();
-    smtpd_listener *l = engine_start(&o, "127.0.0.1");
+    smtpd_listener *l = test_listen(base, &o, "127.0.0.1");
     client_to(l, "127.0.0.1");
     WAIT_FOR(R.ready);
     assert_string_equal(T.ip, "127.0.0.2");
@@ -743,13 +680,10 @@ static void test_source_address(void **state)
 /* test_ipv6 - ::1 to ::1 with an IPv6 source; an IPv4 source for it is refused */
 static void test_ipv6(void **state)
 {
-    netaddr src;
-    const char *perr;
-    assert_int_equal(netaddr_parse("[::1]:1", 0, &src, &perr), 0);
-    ((struct sockaddr_in6 *)&src.ss)->sin6_port = 0;
+    netaddr src = test_addr("::1", 0);
     O.source = &src;
     smtpd_opts o = engine_opts();
-    smtpd_listener *l = engine_start(&o, "::1");
+    smtpd_listener *l = test_listen(base, &o, "::1");
     client_to(l, "::1");
     WAIT_FOR(R.ready);
     assert_string_equal(T.ip, "::1");
@@ -763,8 +697,7 @@ static void test_ipv6(void **state)
     quit_wait();
     smtpc_txn_clear(&t);
     smtpc_free(R.c);
-    assert_int_equal(netaddr_parse("127.0.0.1:1", 0, &src, &perr), 0);
-    ((struct sockaddr_in *)&src.ss)->sin_port = 0;
+    src = test_addr("127.0.0.1", 0);
     client_to(l, "::1");
     WAIT_FOR(R.failed);
     expect_reply(&R.last, 0, "4.4.1", "cannot bind to source address 127.0.0.1",
@@ -776,7 +709,7 @@ static void test_ipv6(void **state)
 static void test_connect_refused(void **state)
 {
     smtpd_opts o = engine_opts();
-    smtpd_listener *l = engine_start(&o, "127.0.0.1");
+    smtpd_listener *l = test_listen(base, &o, "127.0.0.1");
     netaddr a = engine_addr(l, "127.0.0.1");
     smtpd_listener_free(l);   /* the port is free again */
     R.c = smtpc_connect(base, &a, "mx.test", &O, on_event, &R);
@@ -897,7 +830,7 @@ static smtpd_listener *tls_engine(const char *cert, const char *key)
     o.tls = smtpd_tls_ctx(cert, key, err, sizeof err);
     if (!o.tls)
         fail_msg("smtpd_tls_ctx: %s", err);
-    smtpd_listener *l = engine_start(&o, "127.0.0.1");
+    smtpd_listener *l = test_listen(base, &o, "127.0.0.1");
     SSL_CTX_free(o.tls);   /* the listener holds its own reference */
     return l;
 }
@@ -942,7 +875,7 @@ static void tls_one(const pki *p, const tls_case *tc)
     const char *keys[] = {NULL, p->good_key, p->bad_key, p->self_key};
     smtpd_opts o = engine_opts();
     smtpd_listener *l = tc->server_tls ? tls_engine(certs[tc->server_tls], keys[tc->server_tls])
-                                       : engine_start(&o, "127.0.0.1");
+                                       : test_listen(base, &o, "127.0.0.1");
     O.tls = tc->level;
     O.tls_ctx = smtpc_tls_client_ctx(p->ca, err, sizeof err);
     if (!O.tls_ctx)
@@ -1048,7 +981,7 @@ static void test_observe_tls(void **state)
     }
     setup(NULL);
     smtpd_opts o = engine_opts();
-    smtpd_listener *l = engine_start(&o, "127.0.0.1");
+    smtpd_listener *l = test_listen(base, &o, "127.0.0.1");
     client_to(l, "127.0.0.1");
     WAIT_FOR(R.ready);
     assert_null(smtpc_tls_ssl(R.c));

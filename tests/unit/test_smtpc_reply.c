@@ -16,6 +16,7 @@
 #include "client/smtpc.h"
 #include "client/smtpc_int.h"
 #include "common/dbuf.h"
+#include "test_util_smtp.h"
 
 /* ---- smtp_reply_parse ---- */
 
@@ -185,20 +186,6 @@ static void test_caps_table(void **state)
 }
 
 /* ---- dot-stuffing ---- */
-
-/* ref_stuff - the reference: split into lines at "\n", double a leading "." */
-static void ref_stuff(dbuf *out, const uint8_t *p, size_t n)
-{
-    size_t start = 0;
-    while (start < n) {
-        const uint8_t *nl = memchr(p + start, '\n', n - start);
-        size_t end = nl ? (size_t)(nl - p) + 1 : n;
-        if (p[start] == '.')
-            dbuf_putc(out, '.');
-        dbuf_put(out, p + start, end - start);
-        start = end;
-    }
-}
 
 /* stuff_chunked - smtpc_body_stuff over chunks of the given sizes (cycled) */
 static void stuff_chunked(dbuf *out, const uint8_t *p, size_t n, const size_t *sizes,

@@ -31,6 +31,7 @@
 #include "common/log.h"
 #include "common/netaddr.h"
 #include "common/xmalloc.h"
+#include "test_util_smtp.h"
 
 #define WAIT_MS 8000   /* the longest any step may take before the test fails */
 
@@ -38,29 +39,6 @@
 
 static struct event_base *base;
 static struct event *tick;
-
-/* now_ms - monotonic milliseconds */
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* on_tick - wakes the loop now and then so WAIT_FOR can look at the clock */
-static void on_tick(evutil_socket_t fd, short what, void *arg)
-{
-}
-
-#define WAIT_FOR(cond)                                                              \
-    do {                                                                            \
-        int64_t end_ = now_ms() + WAIT_MS;                                          \
-        while (!(cond)) {                                                           \
-            if (now_ms() > end_)                                                    \
-                fail_msg("line %d: timed out waiting for %s", __LINE__, #cond);     \
-            event_base_loop(base, EVLOOP_ONCE);                                     \
-        }                                                                           \
-    } while (0)
 
 /* run_for - run the loop for ms */
 static void run_for(int ms)
@@ -359,11 +337,7 @@ static void on_done(void *arg, smtpc *c, smtpc_txn *t)
 /* connect_to - a client connection to the script's port */
 static smtpc *connect_to(script *s)
 {
-    netaddr a;
-    const char *err;
-    char where[64];
-    snprintf(where, sizeof where, "127.0.0.1:%d", s->port);
-    assert_int_equal(netaddr_parse(where, 0, &a, &err), 0);
+    netaddr a = test_addr("127.0.0.1", s->port);
     R.c = smtpc_connect(base, &a, "mx.test", &O, on_event, &R);
     assert_non_null(R.c);
     return R.c;
@@ -389,18 +363,6 @@ static void send_wait(smtpc_txn *t)
     WAIT_FOR(R.txns > before);
 }
 
-/* expect_reply - code, enhanced code, a piece of the text, stage, closed */
-static void expect_reply(const smtpc_reply *r, int code, const char *enh, const char *text,
-                         enum smtpc_stage stage, int closed)
-{
-    if (r->code != code || strcmp(r->enh, enh) != 0 || !r->text || !strstr(r->text, text) ||
-        r->stage != stage || r->closed != closed)
-        fail_msg("got %d \"%s\" \"%s\" stage %d closed %d; want %d \"%s\" \"...%s...\" stage "
-                 "%d closed %d",
-                 r->code, r->enh, r->text ? r->text : "(null)", (int)r->stage, r->closed, code,
-                 enh, text, (int)stage, closed);
-}
-
 /* quit_wait - QUIT and wait for CLOSED */
 static void quit_wait(void)
 {
@@ -412,9 +374,7 @@ static void quit_wait(void)
 static int setup(void **state)
 {
     base = event_base_new();
-    tick = event_new(base, -1, EV_PERSIST, on_tick, NULL);
-    struct timeval tv = {0, 5000};
-    event_add(tick, &tv);
+    tick = tick_start(base);
     memset(&R, 0, sizeof R);
     memset(&O, 0, sizeof O);
     O.helo_name = "client.test";
@@ -440,20 +400,6 @@ static const char *const one_rcpt[] = {"a@y.test", NULL};
 #define EHLO_LINE "EHLO client.test\r\n"
 #define EHLO_PIPE "250-mx.test\r\n250-PIPELINING\r\n250-SIZE 100000000\r\n250 8BITMIME\r\n"
 #define EHLO_PLAIN "250-mx.test\r\n250 8BITMIME\r\n"
-
-/* ref_stuff - the reference dot-stuffing, line by line */
-static void ref_stuff(dbuf *out, const char *p, size_t n)
-{
-    size_t start = 0;
-    while (start < n) {
-        const char *nl = memchr(p + start, '\n', n - start);
-        size_t end = nl ? (size_t)(nl - p) + 1 : n;
-        if (p[start] == '.')
-            dbuf_putc(out, '.');
-        dbuf_put(out, p + start, end - start);
-        start = end;
-    }
-}
 
 /* big_body - a body of about want bytes whose 64 KB chunk boundaries fall in turn between
  * "\r\n" and a line starting with ".", between "\r" and "\n.\r\n", and between "\r\n"
@@ -1496,11 +1442,7 @@ static void test_connect_timeout(void **state)
         connect(fill[i], (struct sockaddr *)&sin, sizeof sin);
     }
     usleep(50000);
-    netaddr a;
-    const char *err;
-    char where[64];
-    snprintf(where, sizeof where, "127.0.0.1:%d", port);
-    assert_int_equal(netaddr_parse(where, 0, &a, &err), 0);
+    netaddr a = test_addr("127.0.0.1", port);
     O.connect_timeout_ms = 300;
     R.c = smtpc_connect(base, &a, NULL, &O, on_event, &R);
     WAIT_FOR(R.failed);
@@ -1655,11 +1597,7 @@ static void test_quit_connecting(void **state)
 {
     int port;
     int lfd = sc_listen(8, 0, &port);
-    netaddr a;
-    const char *err;
-    char where[64];
-    snprintf(where, sizeof where, "127.0.0.1:%d", port);
-    assert_int_equal(netaddr_parse(where, 0, &a, &err), 0);
+    netaddr a = test_addr("127.0.0.1", port);
     R.c = smtpc_connect(base, &a, "mx.test", &O, on_event, &R);
     smtpc_quit(R.c);
     assert_int_equal(R.events, 0);   /* never from inside the call */

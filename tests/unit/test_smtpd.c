@@ -33,6 +33,7 @@
 #include "common/netaddr.h"
 #include "server/smtpd.h"
 #include "server/smtpd_int.h"   /* test_backpressure looks inside */
+#include "test_util_smtp.h"
 #include "tls_selfsigned.h"
 
 #define WAIT_MS 5000    /* the longest any step may take before the test fails */
@@ -175,14 +176,7 @@ static smtpd_opts default_opts(void)
 /* server_start - listen on 127.0.0.1 with an ephemeral port */
 static smtpd_listener *server_start(const smtpd_opts *o)
 {
-    netaddr a;
-    const char *perr;
-    char err[256];
-    assert_int_equal(netaddr_parse("127.0.0.1:1", 0, &a, &perr), 0);
-    ((struct sockaddr_in *)&a.ss)->sin_port = 0;
-    smtpd_listener *l = smtpd_listen(base, &a, o, err, sizeof err);
-    if (!l)
-        fail_msg("smtpd_listen: %s", err);
+    smtpd_listener *l = test_listen(base, o, "127.0.0.1");
     assert_true(smtpd_listener_port(l) > 0);
     return l;
 }
@@ -196,14 +190,6 @@ typedef struct client {
     dbuf in;
     int eof;
 } client;
-
-/* now_ms - monotonic milliseconds */
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* pump - let the server run for a moment (waiting at most ms for the client socket) */
 static void pump(client *c, int ms)
