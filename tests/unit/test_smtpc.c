@@ -49,10 +49,7 @@ static struct event *tick;
 static struct {
     int connects, closes, mails, rcpts, datas, messages;
     char ip[64];
-    char sender[300];
-    char rcpt[8][300];
-    int nrcpt;
-    dbuf body;
+    test_msg msg;          /* the last message */
     int64_t size_param;
     int body_8bitmime, smtputf8, tls_at_message;
     smtpd_reply connect_reply, data_reply, eom_reply;
@@ -105,12 +102,7 @@ static void on_data(smtpd_session *s, smtpd_reply *r)
 static void on_message(smtpd_session *s, smtpd_message *m)
 {
     T.messages++;
-    snprintf(T.sender, sizeof T.sender, "%s", m->sender);
-    T.nrcpt = m->nrcpt;
-    for (int i = 0; i < m->nrcpt && i < 8; i++)
-        snprintf(T.rcpt[i], sizeof T.rcpt[i], "%s", m->rcpts[i]);
-    dbuf_reset(&T.body);
-    dbuf_put(&T.body, m->body.data, m->body.len);
+    test_msg_record(&T.msg, m);
     T.size_param = m->size_param;
     T.body_8bitmime = m->body_8bitmime;
     T.smtputf8 = m->smtputf8;
@@ -232,6 +224,22 @@ static void txn_init(smtpc_txn *t, const char *sender, const char *const *rcpts,
     t->body_len = len;
 }
 
+/* engine_default - a listener with engine_opts() on ip */
+static smtpd_listener *engine_default(const char *ip)
+{
+    smtpd_opts o = engine_opts();
+    return test_listen(base, &o, ip);
+}
+
+/* engine_ready - a listener with engine_opts() on ip and a client to it, READY */
+static smtpd_listener *engine_ready(const char *ip)
+{
+    smtpd_listener *l = engine_default(ip);
+    client_to(l, ip);
+    WAIT_FOR(R.ready);
+    return l;
+}
+
 /* send_wait - run a transaction to its end */
 static void send_wait(smtpc_txn *t)
 {
@@ -243,8 +251,8 @@ static void send_wait(smtpc_txn *t)
 /* expect_body - the engine stored exactly this body */
 static void expect_body(const char *body, size_t len)
 {
-    assert_int_equal(T.body.len, len);
-    assert_memory_equal(T.body.data, body, len);
+    assert_int_equal(T.msg.body.len, len);
+    assert_memory_equal(T.msg.body.data, body, len);
 }
 
 /* quit_wait - QUIT and wait for CLOSED */
@@ -266,7 +274,7 @@ static int setup(void **state)
 {
     base = event_base_new();
     tick = tick_start(base);
-    dbuf_free(&T.body);
+    dbuf_free(&T.msg.body);
     memset(&T, 0, sizeof T);
     memset(&R, 0, sizeof R);
     memset(&O, 0, sizeof O);
@@ -280,7 +288,7 @@ static int teardown(void **state)
     smtpc_free(R.c);
     R.c = NULL;
     smtpc_reply_clear(&R.last);
-    dbuf_free(&T.body);
+    dbuf_free(&T.msg.body);
     event_free(tick);
     event_base_free(base);
     return 0;
@@ -296,10 +304,7 @@ static void test_plain_delivery(void **state)
 {
     static const char *const rcpts[] = {"one@example.org", "two@example.org", NULL};
     static const char body[] = "Subject: hello\r\n\r\nHi.\r\n.leading dot\r\n..two\r\n.\r\nend\r\n";
-    smtpd_opts o = engine_opts();
-    smtpd_listener *l = test_listen(base, &o, "127.0.0.1");
-    client_to(l, "127.0.0.1");
-    WAIT_FOR(R.ready);
+    smtpd_listener *l = engine_ready("127.0.0.1");
     const smtpc_features *f = smtpc_features_of(R.c);
     assert_true(f->esmtp && f->pipelining && f->eightbitmime && f->smtputf8 &&
                 f->enhancedstatuscodes);
@@ -318,9 +323,9 @@ static void test_plain_delivery(void **state)
     expect_reply(&t.rcpt[1], 250, "2.1.5", "Ok", SMTPC_ST_RCPT, 0);
     expect_reply(&t.data, 250, "2.0.0", "Ok: queued as Q1", SMTPC_ST_BODY, 0);
     assert_int_equal(T.messages, 1);
-    assert_string_equal(T.sender, "sender@example.com");
-    assert_int_equal(T.nrcpt, 2);
-    assert_string_equal(T.rcpt[1], "two@example.org");
+    assert_string_equal(T.msg.sender, "sender@example.com");
+    assert_int_equal(T.msg.nrcpt, 2);
+    assert_string_equal(T.msg.rcpt[1], "two@example.org");
     assert_int_equal(T.size_param, (int64_t)sizeof body - 1);
     assert_false(T.body_8bitmime || T.smtputf8);
     expect_body(body, sizeof body - 1);
@@ -340,10 +345,7 @@ static void test_big_body(void **state)
     for (size_t i = 0; i < n; i++)
         body[i] = i % 61 == 59 ? '\r' : i % 61 == 60 ? '\n' : i % 61 == 0 ? '.' : 'a' + i % 26;
     memcpy(body + n - 2, "\r\n", 2);
-    smtpd_opts o = engine_opts();
-    smtpd_listener *l = test_listen(base, &o, "127.0.0.1");
-    client_to(l, "127.0.0.1");
-    WAIT_FOR(R.ready);
+    smtpd_listener *l = engine_ready("127.0.0.1");
     smtpc_txn t;
     txn_init(&t, "sender@example.com", one_rcpt, body, n);
     assert_int_equal(smtpc_send(R.c, &t, on_done, &R), 0);
@@ -372,10 +374,7 @@ static void test_mixed_rcpt(void **state)
 {
     static const char *const rcpts[] = {"ok1@example.org", "bad@example.org",
                                         "defer@example.org", "ok2@example.org", NULL};
-    smtpd_opts o = engine_opts();
-    smtpd_listener *l = test_listen(base, &o, "127.0.0.1");
-    client_to(l, "127.0.0.1");
-    WAIT_FOR(R.ready);
+    smtpd_listener *l = engine_ready("127.0.0.1");
     smtpc_txn t;
     txn_init(&t, "sender@example.com", rcpts, "x\r\n", 3);
     send_wait(&t);
@@ -385,9 +384,9 @@ static void test_mixed_rcpt(void **state)
                  SMTPC_ST_RCPT, 0);
     expect_reply(&t.rcpt[2], 450, "4.2.0", "Greylisted, see later", SMTPC_ST_RCPT, 0);
     expect_reply(&t.rcpt[3], 250, "2.1.5", "Ok", SMTPC_ST_RCPT, 0);
-    assert_int_equal(T.nrcpt, 2);
-    assert_string_equal(T.rcpt[0], "ok1@example.org");
-    assert_string_equal(T.rcpt[1], "ok2@example.org");
+    assert_int_equal(T.msg.nrcpt, 2);
+    assert_string_equal(T.msg.rcpt[0], "ok1@example.org");
+    assert_string_equal(T.msg.rcpt[1], "ok2@example.org");
     quit_wait();
     smtpc_txn_clear(&t);
     smtpd_listener_free(l);
@@ -398,10 +397,7 @@ static void test_mixed_rcpt(void **state)
 static void test_all_refused(void **state)
 {
     static const char *const rcpts[] = {"bad@example.org", "defer@example.org", NULL};
-    smtpd_opts o = engine_opts();
-    smtpd_listener *l = test_listen(base, &o, "127.0.0.1");
-    client_to(l, "127.0.0.1");
-    WAIT_FOR(R.ready);
+    smtpd_listener *l = engine_ready("127.0.0.1");
     smtpc_txn t;
     txn_init(&t, "sender@example.com", rcpts, "x\r\n", 3);
     send_wait(&t);
@@ -457,17 +453,14 @@ static void test_size_limit(void **state)
 static void test_8bit_utf8(void **state)
 {
     static const char *const rcpts[] = {"j\xc3\xb6rg@example.org", NULL};
-    smtpd_opts o = engine_opts();
-    smtpd_listener *l = test_listen(base, &o, "127.0.0.1");
-    client_to(l, "127.0.0.1");
-    WAIT_FOR(R.ready);
+    smtpd_listener *l = engine_ready("127.0.0.1");
     smtpc_txn t;
     txn_init(&t, "s\xc3\xa9nder@example.com", rcpts, "caf\xc3\xa9\r\n", 7);
     t.body_8bit = t.smtputf8 = 1;
     send_wait(&t);
     assert_int_equal(t.accepted, 1);
     assert_true(T.body_8bitmime && T.smtputf8);
-    assert_string_equal(T.rcpt[0], "j\xc3\xb6rg@example.org");
+    assert_string_equal(T.msg.rcpt[0], "j\xc3\xb6rg@example.org");
     quit_wait();
     smtpc_txn_clear(&t);
     smtpd_listener_free(l);
@@ -477,10 +470,7 @@ static void test_8bit_utf8(void **state)
  * callback; then an end-of-data refusal leaves the connection usable */
 static void test_reuse(void **state)
 {
-    smtpd_opts o = engine_opts();
-    smtpd_listener *l = test_listen(base, &o, "127.0.0.1");
-    client_to(l, "127.0.0.1");
-    WAIT_FOR(R.ready);
+    smtpd_listener *l = engine_ready("127.0.0.1");
     smtpc_txn t[3];
     txn_init(&t[0], "a@example.com", one_rcpt, "one\r\n", 5);
     txn_init(&t[1], "b@example.com", one_rcpt, "two\r\n", 5);
@@ -521,8 +511,7 @@ static void test_reuse(void **state)
 /* test_greeting_refused - 421 at the greeting (no QUIT), then 554 (QUIT) */
 static void test_greeting_refused(void **state)
 {
-    smtpd_opts o = engine_opts();
-    smtpd_listener *l = test_listen(base, &o, "127.0.0.1");
+    smtpd_listener *l = engine_default("127.0.0.1");
     T.connect_reply.code = 421;
     snprintf(T.connect_reply.text, sizeof T.connect_reply.text,
              "4.7.0 mx.test refuses this IP, try later");
@@ -574,8 +563,7 @@ static void test_lost_at_stages(void **state)
     for (size_t i = 0; i < sizeof lost_cases / sizeof lost_cases[0]; i++) {
         const lost_case *lc = &lost_cases[i];
         setup(NULL);
-        smtpd_opts o = engine_opts();
-        smtpd_listener *l = test_listen(base, &o, "127.0.0.1");
+        smtpd_listener *l = engine_default("127.0.0.1");
         if (lc->data_421) {
             T.data_reply.code = 421;
             snprintf(T.data_reply.text, sizeof T.data_reply.text, "4.3.2 System shutting down");
@@ -620,8 +608,7 @@ static void test_engine_idle_timeout(void **state)
 /* test_free_in_callbacks - smtpc_free from inside READY and from inside the done callback */
 static void test_free_in_callbacks(void **state)
 {
-    smtpd_opts o = engine_opts();
-    smtpd_listener *l = test_listen(base, &o, "127.0.0.1");
+    smtpd_listener *l = engine_default("127.0.0.1");
     R.free_on_ready = 1;
     client_to(l, "127.0.0.1");
     WAIT_FOR(R.ready);
@@ -645,10 +632,7 @@ static void test_free_in_callbacks(void **state)
 /* test_free_mid_txn - the owner aborts in the middle: no callback afterwards */
 static void test_free_mid_txn(void **state)
 {
-    smtpd_opts o = engine_opts();
-    smtpd_listener *l = test_listen(base, &o, "127.0.0.1");
-    client_to(l, "127.0.0.1");
-    WAIT_FOR(R.ready);
+    smtpd_listener *l = engine_ready("127.0.0.1");
     smtpc_txn t;
     txn_init(&t, "s@example.com", one_rcpt, "x\r\n", 3);
     assert_int_equal(smtpc_send(R.c, &t, on_done, &R), 0);
@@ -668,10 +652,7 @@ static void test_source_address(void **state)
 {
     netaddr src = test_addr("127.0.0.2", 0);
     O.source = &src;
-    smtpd_opts o = engine_opts();
-    smtpd_listener *l = test_listen(base, &o, "127.0.0.1");
-    client_to(l, "127.0.0.1");
-    WAIT_FOR(R.ready);
+    smtpd_listener *l = engine_ready("127.0.0.1");
     assert_string_equal(T.ip, "127.0.0.2");
     quit_wait();
     smtpd_listener_free(l);
@@ -682,10 +663,7 @@ static void test_ipv6(void **state)
 {
     netaddr src = test_addr("::1", 0);
     O.source = &src;
-    smtpd_opts o = engine_opts();
-    smtpd_listener *l = test_listen(base, &o, "::1");
-    client_to(l, "::1");
-    WAIT_FOR(R.ready);
+    smtpd_listener *l = engine_ready("::1");
     assert_string_equal(T.ip, "::1");
     char peer[80];
     snprintf(peer, sizeof peer, "mx.test[::1]:%d", smtpd_listener_port(l));
@@ -708,8 +686,7 @@ static void test_ipv6(void **state)
 /* test_connect_refused - nobody listening: FAILED at CONNECT with code 0 */
 static void test_connect_refused(void **state)
 {
-    smtpd_opts o = engine_opts();
-    smtpd_listener *l = test_listen(base, &o, "127.0.0.1");
+    smtpd_listener *l = engine_default("127.0.0.1");
     netaddr a = engine_addr(l, "127.0.0.1");
     smtpd_listener_free(l);   /* the port is free again */
     R.c = smtpc_connect(base, &a, "mx.test", &O, on_event, &R);
@@ -873,9 +850,8 @@ static void tls_one(const pki *p, const tls_case *tc)
     char err[256];
     const char *certs[] = {NULL, p->good_cert, p->bad_cert, p->self_cert};
     const char *keys[] = {NULL, p->good_key, p->bad_key, p->self_key};
-    smtpd_opts o = engine_opts();
     smtpd_listener *l = tc->server_tls ? tls_engine(certs[tc->server_tls], keys[tc->server_tls])
-                                       : test_listen(base, &o, "127.0.0.1");
+                                       : engine_default("127.0.0.1");
     O.tls = tc->level;
     O.tls_ctx = smtpc_tls_client_ctx(p->ca, err, sizeof err);
     if (!O.tls_ctx)
@@ -980,10 +956,7 @@ static void test_observe_tls(void **state)
         teardown(NULL);
     }
     setup(NULL);
-    smtpd_opts o = engine_opts();
-    smtpd_listener *l = test_listen(base, &o, "127.0.0.1");
-    client_to(l, "127.0.0.1");
-    WAIT_FOR(R.ready);
+    smtpd_listener *l = engine_ready("127.0.0.1");
     assert_null(smtpc_tls_ssl(R.c));
     quit_wait();
     smtpd_listener_free(l);

@@ -45,10 +45,7 @@ static struct {
     int last_refusal_code;
     enum smtpd_stage last_refusal_stage;
     char last_refusal_text[600];
-    char sender[300];
-    char rcpt[8][300];
-    int nrcpt;
-    dbuf body;
+    test_msg msg;          /* the last message */
     int tls_at_message;
     /* behaviour */
     int async;                 /* on_message keeps the message in held/held_s */
@@ -117,12 +114,7 @@ static void on_data(smtpd_session *s, smtpd_reply *r)
 static void on_message(smtpd_session *s, smtpd_message *m)
 {
     T.messages++;
-    snprintf(T.sender, sizeof T.sender, "%s", m->sender);
-    T.nrcpt = m->nrcpt;
-    for (int i = 0; i < m->nrcpt && i < 8; i++)
-        snprintf(T.rcpt[i], sizeof T.rcpt[i], "%s", m->rcpts[i]);
-    dbuf_reset(&T.body);
-    dbuf_put(&T.body, m->body.data, m->body.len);
+    test_msg_record(&T.msg, m);
     T.tls_at_message = smtpd_session_tls(s);
     if (T.async) {
         T.held = m;
@@ -406,7 +398,7 @@ static const char *const ehlo_reply =
 /* setup - a fresh record before each test */
 static int setup(void **state)
 {
-    dbuf_free(&T.body);
+    dbuf_free(&T.msg.body);
     memset(&T, 0, sizeof T);
     return 0;
 }
@@ -472,14 +464,14 @@ static void test_pipelined_transaction(void **state)
                 ".\r\n");
     expect(c, "250 2.0.0 Ok: queued as Q1\r\n");
     assert_int_equal(T.messages, 1);
-    assert_string_equal(T.sender, "sender@example.com");
-    assert_int_equal(T.nrcpt, 2);
-    assert_string_equal(T.rcpt[0], "one@example.org");
-    assert_string_equal(T.rcpt[1], "two@example.org");
+    assert_string_equal(T.msg.sender, "sender@example.com");
+    assert_int_equal(T.msg.nrcpt, 2);
+    assert_string_equal(T.msg.rcpt[0], "one@example.org");
+    assert_string_equal(T.msg.rcpt[1], "two@example.org");
     const char *body = "Subject: test\r\n\r\n.leading dot\r\n..two dots\r\nbare LF\r\n"
                        "bare CR\rhere\r\n";
-    assert_int_equal(T.body.len, strlen(body));
-    assert_memory_equal(T.body.data, body, strlen(body));
+    assert_int_equal(T.msg.body.len, strlen(body));
+    assert_memory_equal(T.msg.body.data, body, strlen(body));
     /* a second transaction on the same session, empty body */
     cli_send(c, "MAIL FROM:<>\r\nRCPT TO:<postmaster>\r\nDATA\r\n.\r\nQUIT\r\n");
     expect(c, "250 2.1.0 Ok\r\n");
@@ -487,9 +479,9 @@ static void test_pipelined_transaction(void **state)
     expect(c, "354 End data with <CR><LF>.<CR><LF>\r\n");
     expect(c, "250 2.0.0 Ok: queued as Q2\r\n");
     expect(c, "221 2.0.0 Bye\r\n");
-    assert_string_equal(T.sender, "");
-    assert_string_equal(T.rcpt[0], "postmaster");
-    assert_int_equal(T.body.len, 0);
+    assert_string_equal(T.msg.sender, "");
+    assert_string_equal(T.msg.rcpt[0], "postmaster");
+    assert_int_equal(T.msg.body.len, 0);
     assert_true(cli_closed(c, WAIT_MS));
     wait_sessions(l, 0);
     dbuf_free(&want);
@@ -518,8 +510,8 @@ static void test_bare_lf_dot(void **state)
     assert_int_equal(T.mails, 1);
     const char *body = "a\r\n\r\nMAIL FROM:<evil@example.net>\r\n\r\n"
                        "RCPT TO:<victim@example.org>\r\nx\r.\r\n";
-    assert_int_equal(T.body.len, strlen(body));
-    assert_memory_equal(T.body.data, body, strlen(body));
+    assert_int_equal(T.msg.body.len, strlen(body));
+    assert_memory_equal(T.msg.body.data, body, strlen(body));
     cli_send(c, "QUIT\r\n");
     expect(c, "221 2.0.0 Bye\r\n");
     cli_free(c);
@@ -567,7 +559,7 @@ static void test_size_limits(void **state)
     cli_send_n(c, big, 100);
     cli_send(c, ".\r\n");
     expect(c, "250 2.0.0 Ok: queued as Q1\r\n");
-    assert_int_equal(T.body.len, 100);
+    assert_int_equal(T.msg.body.len, 100);
     cli_free(c);
     wait_sessions(l, 0);
     smtpd_listener_free(l);
@@ -589,8 +581,8 @@ static void test_too_many_recipients(void **state)
     expect(c, "452 4.5.3 Error: too many recipients\r\n");
     expect(c, "354 End data with <CR><LF>.<CR><LF>\r\n");
     expect(c, "250 2.0.0 Ok: queued as Q1\r\n");
-    assert_int_equal(T.nrcpt, 2);
-    assert_string_equal(T.rcpt[1], "r2@example.com");
+    assert_int_equal(T.msg.nrcpt, 2);
+    assert_string_equal(T.msg.rcpt[1], "r2@example.com");
     assert_int_equal(T.rcpts, 2);   /* the hook never saw the third */
     cli_free(c);
     wait_sessions(l, 0);
@@ -1130,7 +1122,7 @@ int main(void)
     log_set_level(getenv("SMTPD_TEST_LOG") ? SL_DEBUG : SL_WARN);
     base = event_base_new();
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    dbuf_free(&T.body);
+    dbuf_free(&T.msg.body);
     event_base_free(base);
     return rc;
 }

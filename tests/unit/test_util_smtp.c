@@ -85,3 +85,13 @@ void ref_stuff(dbuf *out, const void *data, size_t n)
         start = end;
     }
 }
+
+void test_msg_record(test_msg *t, const smtpd_message *m)
+{
+    snprintf(t->sender, sizeof t->sender, "%s", m->sender);
+    t->nrcpt = m->nrcpt;
+    for (int i = 0; i < m->nrcpt && i < 8; i++)
+        snprintf(t->rcpt[i], sizeof t->rcpt[i], "%s", m->rcpts[i]);
+    dbuf_reset(&t->body);
+    dbuf_put(&t->body, m->body.data, m->body.len);
+}

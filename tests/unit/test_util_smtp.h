@@ -1,7 +1,7 @@
 /* test_util_smtp.h - helpers shared by the SMTP unit tests (test_smtpc, test_smtpc_script,
  * test_smtpd, test_smtpc_reply): the monotonic clock, stepping an event loop until a
  * condition holds, test addresses and listeners on loopback, checking a client reply, and
- * the reference dot-stuffer.  Built once into a small library that every unit test links
+ * the reference dot-stuffer, and a copy of what an engine hook received.  Built once into a small library that every unit test links
  * (tests/CMakeLists.txt); it is not a test program itself.
  * Include it after <cmocka.h>: WAIT_FOR fails the test through cmocka. */
 #ifndef SLUICE_TEST_UTIL_SMTP_H
@@ -15,6 +15,17 @@
 #include "common/dbuf.h"
 #include "common/netaddr.h"
 #include "server/smtpd.h"
+
+/* A message an engine hook received: envelope and body, copied. */
+typedef struct test_msg {
+    char sender[300];
+    char rcpt[8][300];     /* the first 8 recipients */
+    int nrcpt;
+    dbuf body;
+} test_msg;
+
+/* test_msg_record - copy m into t (t->body is reset, then filled) */
+void test_msg_record(test_msg *t, const smtpd_message *m);
 
 /* now_ms - monotonic milliseconds */
 int64_t now_ms(void);
