@@ -373,6 +373,7 @@ void spool_set_rcpt(spool *s, qmsg *m, uint32_t idx, uint8_t state, uint16_t att
                   .last_reply = r->last_reply, .last_reply_len = cstr_len(r->last_reply)};
     wjob *j = spool_job_new(s, WJ_RECORD, REC_RCPT);
     rec_put_rcpt(&j->head, m->qid, idx, &x);
+    j->lazy = 1;   /* a delivery result: lost only with the machine, then retried (spool_writer.c) */
     submit_update(s, j, cb, arg);
     if (!was_final && RCPT_STATE_FINAL(state)) {
         m->nfinal++;

@@ -32,7 +32,8 @@ typedef struct wjob {
     uint64_t segno, off;       /* where the record landed */
     uint32_t total;            /* its size on disk */
     uint64_t seg_size;         /* the segment's size after it */
-    int err;                   /* errno, 0 when durable */
+    int err;                   /* errno, 0 when durable (or, lazy, written) */
+    int lazy;                  /* a state update that may wait for the next sync (below) */
     /* completion on the loop */
     void (*done)(spool *s, struct wjob *j);
     void *cb;
@@ -60,6 +61,7 @@ typedef struct writer {
     pthread_cond_t spare_cv;
     int spare_ready, spare_failed;   /* under mu */
     int head_prealloc;         /* the head segment is a zero-filled spare (writer thread) */
+    int unsynced;              /* lazy records written to the head segment, not yet synced */
     atomic_ullong commits, records, syncs;
 } writer;
 

@@ -16,7 +16,17 @@
  * Dead segments are unlinked only after the batch that precedes the unlink request is
  * synced (jobs run in FIFO order), then the directory is fsync'd.
  * On a write or sync error the segment is cut back to its last synced size, the batch's
- * records fail (their clients get 4xx and retry) and the next record opens a new segment. */
+ * records fail (their clients get 4xx and retry) and the next record opens a new segment.
+ *
+ * Lazy records: a recipient's delivery result (delivered, deferred, bounced) needs no sync
+ * of its own.  A batch of nothing but lazy records is written (step 2) and reported done
+ * without step 3; the next batch that needs a sync covers it, and so does a sync at most
+ * LAZY_SYNC_MS later, at a rotation and at stop.  A SIGKILLed daemon loses nothing (the
+ * page cache keeps the write); a crash of the machine may lose the tail of the results,
+ * and recovery then sees those recipients still pending: they are delivered again (a
+ * duplicate, as when the receiver's 250 arrives just before a crash), never lost.  The
+ * write order stays append-only, so an unsynced region is always the tail recovery
+ * already treats as torn. */
 #include "queue/spool_int.h"
 
 #include <errno.h>
@@ -27,6 +37,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/clock.h"
@@ -34,6 +45,7 @@
 #include "common/xmalloc.h"
 
 #define MAX_IOV 1024
+#define LAZY_SYNC_MS 1000   /* the longest lazy records stay unsynced */
 
 /* A batch of writes not yet synced. */
 typedef struct pending {
@@ -42,6 +54,7 @@ typedef struct pending {
     uint64_t bytes;
     wjob *jobs[MAX_IOV];       /* each job takes 1..3 iovecs, so at most MAX_IOV jobs */
     int njobs;
+    int need_sync;             /* a job in it is not lazy */
 } pending;
 
 char *spool_seg_path(const char *spooldir, uint64_t segno)
@@ -73,13 +86,26 @@ static int write_all(int fd, struct iovec *iov, int niov, uint64_t off)
     return 0;
 }
 
-/* flush - write and sync what is pending; set each job's result */
+/* sync_head - make lazy writes to the head segment durable; 0 or -1 */
+static int sync_head(writer *w)
+{
+    if (!w->unsynced || w->fd < 0)
+        return 0;
+    if (fdatasync(w->fd) < 0)
+        return -1;
+    w->unsynced = 0;
+    atomic_fetch_add(&w->syncs, 1);
+    return 0;
+}
+
+/* flush - write what is pending and sync it unless every job is lazy; set each job's result */
 static void flush(writer *w, pending *p)
 {
     if (p->njobs == 0)
         return;
     int err = 0;
-    if (write_all(w->fd, p->iov, p->niov, w->size) < 0 || fdatasync(w->fd) < 0) {
+    int sync = p->need_sync;
+    if (write_all(w->fd, p->iov, p->niov, w->size) < 0 || (sync && fdatasync(w->fd) < 0)) {
         err = errno ? errno : EIO;
         log_err(NULL, "spool: writing segment %016llx failed: %s; cutting it back to %llu bytes",
                 (unsigned long long)w->segno, strerror(err), (unsigned long long)w->size);
@@ -89,22 +115,32 @@ static void flush(writer *w, pending *p)
         w->broken = 1;
     } else {
         w->size += p->bytes;
-        atomic_fetch_add(&w->syncs, 1);
+        if (sync) {
+            w->unsynced = 0;
+            atomic_fetch_add(&w->syncs, 1);
+        } else {
+            w->unsynced = 1;
+        }
     }
     for (int i = 0; i < p->njobs; i++) {
         p->jobs[i]->err = err;
         p->jobs[i]->seg_size = w->size;
     }
-    p->niov = p->njobs = 0;
+    p->niov = p->njobs = p->need_sync = 0;
     p->bytes = 0;
 }
 
 /* rotate - close the head segment and start a new one (durably created); 0 or -1 */
 static int rotate(writer *w)
 {
-    if (w->fd >= 0)
+    if (w->fd >= 0) {
+        if (sync_head(w) < 0)
+            log_warn(NULL, "spool: syncing segment %016llx before leaving it failed: %s",
+                     (unsigned long long)w->segno, strerror(errno));
         close(w->fd);
+    }
     w->fd = -1;
+    w->unsynced = 0;
     uint64_t segno = w->next_segno++;
     char *path = spool_seg_path(".", segno);
     int spare = spool_take_spare(w, path + 2);   /* a zero-filled one, when ready */
@@ -255,6 +291,7 @@ static void add_record(writer *w, pending *p, wjob *j)
         p->iov[p->niov++] = (struct iovec){j->trailer, REC_TRAILER_LEN};
     }
     p->jobs[p->njobs++] = j;
+    p->need_sync |= !j->lazy;
     p->bytes += total;
     atomic_fetch_add(&w->records, 1);
 }
@@ -280,15 +317,30 @@ static void unlink_dead(writer *w, wjob *batch)
 static void run_batch(writer *w, wjob *batch)
 {
     pending *p = xmalloc(sizeof *p);
-    p->niov = p->njobs = 0;
+    p->niov = p->njobs = p->need_sync = 0;
     p->bytes = 0;
     for (wjob *j = batch; j; j = j->next)
         if (j->kind != WJ_UNLINK)
             add_record(w, p, j);
+        else
+            p->need_sync = 1;   /* what came before an unlink is durable first */
     flush(w, p);
     free(p);
     unlink_dead(w, batch);
     atomic_fetch_add(&w->commits, 1);
+}
+
+/* deadline_in - now + ms on the clock of pthread_cond_timedwait, in ts */
+static const struct timespec *deadline_in(long ms, struct timespec *ts)
+{
+    clock_gettime(CLOCK_REALTIME, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += ms % 1000 * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+    return ts;
 }
 
 /* writer_main - the thread: wait for jobs, run them as one batch, hand them back */
@@ -297,14 +349,22 @@ static void *writer_main(void *arg)
     writer *w = arg;
     for (;;) {
         pthread_mutex_lock(&w->mu);
-        while (!w->queue && !w->stop)
+        while (!w->queue && !w->stop && !w->unsynced)
             pthread_cond_wait(&w->cv, &w->mu);
+        if (!w->queue && !w->stop && w->unsynced)   /* lazy writes: sync them before long */
+            pthread_cond_timedwait(&w->cv, &w->mu, deadline_in(LAZY_SYNC_MS, &(struct timespec){0}));
         wjob *batch = w->queue;
         w->queue = w->queue_tail = NULL;
         int stop = w->stop;
         pthread_mutex_unlock(&w->mu);
-        if (!batch && stop)
-            break;
+        if (!batch) {
+            if (sync_head(w) < 0)
+                log_err(NULL, "spool: syncing segment %016llx failed: %s", (unsigned long long)w->segno,
+                        strerror(errno));
+            if (stop)
+                break;
+            continue;
+        }
         run_batch(w, batch);
         pthread_mutex_lock(&w->mu);
         wjob *tail = batch;

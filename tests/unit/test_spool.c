@@ -335,6 +335,62 @@ static void test_compaction(void **state)
     spool_close(s);
 }
 
+/* test_lazy_results - delivery results are written at once but need no sync of their own:
+ * a batch of them alone costs no fdatasync, a later sync (here: the writer's own within a
+ * second) covers them, and a fresh open reads them back */
+static void test_lazy_results(void **state)
+{
+    (void)state;
+    spool *s = open_spool(1 << 20);
+    const char *r3[] = {"a@example.org", "b@example.net", "c@example.com"};
+    qid_t id = add(s, "sender@example.com", r3, 3, 500);
+    run_until_done();
+    spool_stats st0, st1, st2;
+    spool_get_stats(s, &st0);
+    qmsg *m = spool_find(s, id);
+    pending += 2;
+    spool_set_rcpt(s, m, 0, RCPT_DELIVERED, 1, 0, "250 2.0.0 ok", on_update, NULL);
+    spool_set_rcpt(s, m, 1, RCPT_DEFERRED, 1, 7000000, "451 4.7.1 greylisted", on_update, NULL);
+    run_until_done();
+    spool_get_stats(s, &st1);
+    assert_true(st1.records >= st0.records + 2);   /* written... */
+    assert_int_equal(st1.syncs, st0.syncs);        /* ...and reported done without a sync */
+    /* written through to the file: a second spool opened on a copy of the directory (what a
+     * restart after SIGKILL sees) has the results */
+    char cmd[1024], copy[300];
+    snprintf(copy, sizeof copy, "%s-copy", tmpdir);
+    snprintf(cmd, sizeof cmd, "rm -rf %s && cp -a %s %s", copy, tmpdir, copy);
+    assert_int_equal(system(cmd), 0);
+    char err[256];
+    spool_opts o = {.segment_size = 1 << 20};
+    spool *c = spool_open(base, copy, &o, err, sizeof err);
+    if (!c)
+        fail_msg("spool_open of the copy: %s", err);
+    qmsg *cm = spool_find(c, id);
+    assert_non_null(cm);
+    assert_int_equal(cm->rcpts[0].state, RCPT_DELIVERED);
+    assert_int_equal(cm->rcpts[1].state, RCPT_DEFERRED);
+    assert_int_equal(cm->rcpts[1].next_attempt_us, 7000000);
+    spool_close(c);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", copy);
+    assert_int_equal(system(cmd), 0);
+    /* the writer syncs lazy records by itself, within about a second */
+    for (int i = 0; i < 40; i++) {
+        spool_get_stats(s, &st2);
+        if (st2.syncs > st1.syncs)
+            break;
+        usleep(50000);
+    }
+    assert_true(st2.syncs > st1.syncs);
+    /* a message add is never lazy: it is synced, with the results before it */
+    spool_get_stats(s, &st1);
+    add(s, "x@y.z", r3, 1, 10);
+    run_until_done();
+    spool_get_stats(s, &st2);
+    assert_true(st2.syncs > st1.syncs);
+    spool_close(s);
+}
+
 static void test_lock(void **state)
 {
     (void)state;
@@ -354,6 +410,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_damage_set_aside, setup, teardown),
         cmocka_unit_test_setup_teardown(test_torn_tail, setup, teardown),
         cmocka_unit_test_setup_teardown(test_compaction, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lazy_results, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
