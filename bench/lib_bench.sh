@@ -151,3 +151,113 @@ b_disk_delta() {
 b_json_num() {
     grep -o "\"$2\":-\?[0-9.]*" "$1" | head -1 | cut -d: -f2
 }
+
+# ---------------------------------------------------------------- set-up shared by the benches
+# that compare sluiced with Postfix (bench_inject.sh, bench_relay.sh)
+
+# b_loopback_only [--free] HOST:PORT...: die unless every address is on loopback (127.x.x.x);
+# with --free, also when something already listens on it
+b_loopback_only() {
+    local free=0 a
+    if [ "${1:-}" = --free ]; then free=1; shift; fi
+    for a in "$@"; do
+        case ${a%:*} in
+            127.*) ;;
+            *) b_die "$a: benchmarks talk to loopback (127.x.x.x) only" ;;
+        esac
+        if [ "$free" = 1 ] && b_listening "${a%:*}" "${a##*:}"; then
+            b_die "$a is already in use; choose another port (see the header)"
+        fi
+    done
+}
+
+# b_own_spool_base: create $SPOOL_BASE, this bench's alone, removed at exit; refuse to wipe a
+# directory this script did not create
+b_own_spool_base() {
+    local mark=.sluice-bench-owned
+    if [ -e "$SPOOL_BASE" ] && [ ! -e "$SPOOL_BASE/$mark" ] && [ -n "$(ls -A "$SPOOL_BASE" 2>/dev/null)" ]; then
+        b_die "$SPOOL_BASE exists and was not made by this bench; set SPOOL_BASE to another directory"
+    fi
+    mkdir -p "$SPOOL_BASE" || b_die "cannot create $SPOOL_BASE"
+    touch "$SPOOL_BASE/$mark"
+    b_on_exit 'rm -rf "$SPOOL_BASE"'
+}
+
+# b_snapshot_programs LABEL: copy $SLUICED, $SLUICE and $SMTPBLAST into $TMP/bin and point the
+# variables there (the tree is shared, and a rebuild during the run must not mix binaries
+# between runs); SLUICED_ID: the commit, whether src/ had uncommitted changes, and
+# "LABEL <when sluiced was built>, sha256 <its start>"
+b_snapshot_programs() {
+    mkdir -p "$TMP/bin"
+    cp -p "$SLUICED" "$SLUICE" "$SMTPBLAST" "$TMP/bin/"
+    SLUICED_ID="$(cd "$BENCH_ROOT" && git rev-parse --short HEAD 2>/dev/null || echo '?')"
+    [ -z "$(cd "$BENCH_ROOT" && git status --porcelain --untracked-files=no -- src 2>/dev/null)" ] ||
+        SLUICED_ID="$SLUICED_ID (src/ had uncommitted changes)"
+    SLUICED_ID="$SLUICED_ID, $1 $(date -r "$SLUICED" '+%Y-%m-%d %H:%M:%S'), sha256 $(sha256sum "$SLUICED" | cut -c1-12)"
+    SLUICED=$TMP/bin/sluiced SLUICE=$TMP/bin/sluice SMTPBLAST=$TMP/bin/smtpblast
+}
+
+# b_peer_detect: can Postfix be the peer ($PEER, recipes in $PEERS_DIR)?  Sets PEER_OK=1 and
+# PF_VERSION, or PEER_OK=0 and PEER_WHY
+b_peer_detect() {
+    PEER_OK=0
+    PEER_WHY=""
+    PF_VERSION=""
+    if [ "$PEER" = none ]; then
+        PEER_WHY="skipped (PEER=none)"
+    elif ! command -v postconf >/dev/null 2>&1 || [ ! -x /usr/sbin/postfix ]; then
+        PEER_WHY="Postfix is not installed (sh scripts/deps.sh bench installs it)"
+    elif [ ! -r "$PEERS_DIR/common.sh" ] || [ ! -r "$PEERS_DIR/postfix_common.sh" ]; then
+        PEER_WHY="the peer recipes are not at $PEERS_DIR (set PEERS_DIR)"
+    elif [ "$(id -u)" != 0 ]; then
+        PEER_WHY="running Postfix as the peer needs root"
+    else
+        PEER_OK=1
+        PF_VERSION=$(postconf -d -h mail_version 2>/dev/null || echo "?")
+    fi
+}
+
+# b_pf_claim: make 127.0.0.1:25 Postfix's, for the peer: returns 1 (PEER_OK=0, PEER_WHY) when
+# something else listens there; stops a Postfix that runs already (PEER_NOTE says so)
+b_pf_claim() {
+    if b_listening 127.0.0.1 25 && ! postfix status >/dev/null 2>&1; then
+        PEER_OK=0; PEER_WHY="127.0.0.1:25 is taken by something other than Postfix"; return 1
+    fi
+    if postfix status >/dev/null 2>&1; then
+        b_log "Postfix is already running: stopping it (the peer needs its own configuration)"
+        PEER_NOTE="Postfix was running before the bench; it was stopped and is left stopped."
+        postfix_stop
+    fi
+}
+
+# the /etc/postfix files a peer configuration may change
+_B_PF_ETC=(main.cf master.cf main.cf.peers-orig master.cf.peers-orig)
+
+# b_pf_etc_save DIR: a copy of each in DIR (or FILE.absent when there was none)
+b_pf_etc_save() {
+    local f
+    mkdir -p "$1"
+    for f in "${_B_PF_ETC[@]}"; do
+        if [ -e "/etc/postfix/$f" ]; then cp -p "/etc/postfix/$f" "$1/$f"; else touch "$1/$f.absent"; fi
+    done
+}
+
+# b_pf_etc_restore DIR: put them back as b_pf_etc_save found them
+b_pf_etc_restore() {
+    local f
+    for f in "${_B_PF_ETC[@]}"; do
+        if [ -e "$1/$f" ]; then
+            cp -p "$1/$f" "/etc/postfix/$f"
+        elif [ -e "$1/$f.absent" ]; then
+            rm -f "/etc/postfix/$f"
+        fi
+    done
+}
+
+# b_pf_log_done FILE: the last 200 warnings and errors of $POSTFIX_LOG into FILE; the log removed
+b_pf_log_done() {
+    if [ -s "$POSTFIX_LOG" ]; then
+        grep -E 'warning|error|fatal|panic' "$POSTFIX_LOG" | tail -200 >"$1" || true
+    fi
+    rm -f "$POSTFIX_LOG"
+}
