@@ -67,12 +67,7 @@ failures=0
 fail() { b_log "FAIL: $*"; failures=$((failures + 1)); }
 
 # ---------------------------------------------------------------- checks and set-up
-for a in "$SLUICE_ADDR" "$RELAY_HOLE"; do
-    case ${a%:*} in
-        127.*) ;;
-        *) b_die "$a: benchmarks talk to loopback (127.x.x.x) only" ;;
-    esac
-done
+b_loopback_only "$SLUICE_ADDR" "$RELAY_HOLE"
 SLUICED=$(b_find_bin sluiced) || b_die "no sluiced under $BUILD_DIR: run 'make build' first"
 SLUICE=$(b_find_bin sluice) || b_die "no sluice under $BUILD_DIR: run 'make build' first"
 SMTPBLAST=$(b_find_bin smtpblast) || b_die "no smtpblast under $BUILD_DIR: run 'make build' first"
@@ -80,25 +75,9 @@ for p in $CLIENTS; do [[ $p =~ ^[1-9][0-9]*$ ]] || b_die "CLIENTS: bad value $p"
 for m in $MODES; do [[ $m == conn || $m == reuse ]] || b_die "MODES: conn and/or reuse, not $m"; done
 [[ $N =~ ^[1-9][0-9]*$ && $REPS =~ ^[1-9][0-9]*$ ]] || b_die "N and REPS must be positive integers"
 
-# The spool base is ours alone: refuse to wipe a directory this script did not create.
-MARK=.sluice-bench-owned
-if [ -e "$SPOOL_BASE" ] && [ ! -e "$SPOOL_BASE/$MARK" ] && [ -n "$(ls -A "$SPOOL_BASE" 2>/dev/null)" ]; then
-    b_die "$SPOOL_BASE exists and was not made by this bench; set SPOOL_BASE to another directory"
-fi
-mkdir -p "$SPOOL_BASE" || b_die "cannot create $SPOOL_BASE"
-touch "$SPOOL_BASE/$MARK"
-b_on_exit 'rm -rf "$SPOOL_BASE"'
+b_own_spool_base
 b_tmpdir TMP
-
-# Snapshot the programs: the tree is shared, and a rebuild during the run must not mix
-# binaries between runs.
-mkdir -p "$TMP/bin"
-cp -p "$SLUICED" "$SLUICE" "$SMTPBLAST" "$TMP/bin/"
-SLUICED_ID="$(cd "$BENCH_ROOT" && git rev-parse --short HEAD 2>/dev/null || echo '?')"
-[ -z "$(cd "$BENCH_ROOT" && git status --porcelain --untracked-files=no -- src 2>/dev/null)" ] ||
-    SLUICED_ID="$SLUICED_ID (src/ had uncommitted changes)"
-SLUICED_ID="$SLUICED_ID, sluiced built $(date -r "$SLUICED" '+%Y-%m-%d %H:%M:%S'), sha256 $(sha256sum "$SLUICED" | cut -c1-12)"
-SLUICED=$TMP/bin/sluiced SLUICE=$TMP/bin/sluice SMTPBLAST=$TMP/bin/smtpblast
+b_snapshot_programs "sluiced built"
 
 # sluiced delivers what it accepts.  To measure injection alone (as Postfix's mail is held),
 # and to stay on loopback, its relayhost is a loopback smtp-sink that accepts connections and
@@ -130,22 +109,7 @@ TIMECMD=()
 [ -x /usr/bin/time ] && TIMECMD=(/usr/bin/time -f "%U %S" -o "$TMP/time.txt")
 
 # ---------------------------------------------------------------- the peer
-PEER_OK=0
-PEER_WHY=""
-PF_VERSION=""
-if [ "$PEER" = none ]; then
-    PEER_WHY="skipped (PEER=none)"
-elif ! command -v postconf >/dev/null 2>&1 || [ ! -x /usr/sbin/postfix ]; then
-    PEER_WHY="Postfix is not installed (sh scripts/deps.sh bench installs it)"
-elif [ ! -r "$PEERS_DIR/common.sh" ] || [ ! -r "$PEERS_DIR/postfix_common.sh" ]; then
-    PEER_WHY="the peer recipes are not at $PEERS_DIR (set PEERS_DIR)"
-elif [ "$(id -u)" != 0 ]; then
-    PEER_WHY="running Postfix as the peer needs root"
-else
-    PEER_OK=1
-    PF_VERSION=$(postconf -d -h mail_version 2>/dev/null || echo "?")
-fi
-
+b_peer_detect
 if [ "$PEER_OK" = 1 ]; then
     export PEERS_OUT=$OUT/peers PEERS_BUILD=$TMP/peers-build
     export POSTFIX_LOG=/var/log/postfix-sluice-bench.log
@@ -161,18 +125,8 @@ peer_restore() {
     PF_TOUCHED=0
     postsuper -d ALL hold >/dev/null 2>&1 || true
     postfix_stop
-    local f
-    for f in main.cf master.cf main.cf.peers-orig master.cf.peers-orig; do
-        if [ -e "$TMP/etc-orig/$f" ]; then
-            cp -p "$TMP/etc-orig/$f" "/etc/postfix/$f"
-        elif [ -e "$TMP/etc-orig/$f.absent" ]; then
-            rm -f "/etc/postfix/$f"
-        fi
-    done
-    if [ -s "$POSTFIX_LOG" ]; then
-        grep -E 'warning|error|fatal|panic' "$POSTFIX_LOG" | tail -200 >"$OUT/postfix-warnings.txt" || true
-    fi
-    rm -f "$POSTFIX_LOG"
+    b_pf_etc_restore "$TMP/etc-orig"
+    b_pf_log_done "$OUT/postfix-warnings.txt"
     b_log "Postfix stopped, held mail deleted, /etc/postfix/*.cf as they were before the bench"
 }
 
@@ -183,19 +137,8 @@ pf_other() {
 }
 
 peer_setup() {
-    if b_listening 127.0.0.1 25 && ! postfix status >/dev/null 2>&1; then
-        PEER_OK=0; PEER_WHY="127.0.0.1:25 is taken by something other than Postfix"; return
-    fi
-    if postfix status >/dev/null 2>&1; then
-        b_log "Postfix is already running: stopping it (the peer needs its own configuration)"
-        PEER_NOTE="Postfix was running before the bench; it was stopped and is left stopped."
-        postfix_stop
-    fi
-    mkdir -p "$TMP/etc-orig"
-    local f
-    for f in main.cf master.cf main.cf.peers-orig master.cf.peers-orig; do
-        if [ -e "/etc/postfix/$f" ]; then cp -p "/etc/postfix/$f" "$TMP/etc-orig/$f"; else touch "$TMP/etc-orig/$f.absent"; fi
-    done
+    b_pf_claim || return 0
+    b_pf_etc_save "$TMP/etc-orig"
     PF_TOUCHED=1
     # relayhost: a loopback port nobody should listen on; nothing is delivered anyway (HOLD)
     postfix_configure "[127.0.0.1]:9" "${PF_SETTINGS[@]}" "$PF_HOLD" >"$OUT/postfix-configure.txt" 2>&1 ||

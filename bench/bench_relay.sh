@@ -91,13 +91,7 @@ failures=0
 fail() { b_log "FAIL: $*"; failures=$((failures + 1)); }
 
 # ---------------------------------------------------------------- checks and set-up
-for a in "$SLUICE_ADDR" "$SINK_ADDR" "$SMTPSINK_ADDR"; do
-    case ${a%:*} in
-        127.*) ;;
-        *) b_die "$a: benchmarks talk to loopback (127.x.x.x) only" ;;
-    esac
-    b_listening "${a%:*}" "${a##*:}" && b_die "$a is already in use; choose another port (see the header)"
-done
+b_loopback_only --free "$SLUICE_ADDR" "$SINK_ADDR" "$SMTPSINK_ADDR"
 [[ $N =~ ^[1-9][0-9]*$ && $REPS =~ ^[1-9][0-9]*$ && $SIZE =~ ^[1-9][0-9]*$ ]] ||
     b_die "N, REPS and SIZE must be positive integers"
 for s in $SESSIONS $PF_TUNED_SESSIONS $TARGET_SESSIONS; do [[ $s =~ ^[1-9][0-9]*$ ]] || b_die "bad session count $s"; done
@@ -108,25 +102,9 @@ SLUICED=$(b_find_bin sluiced) || b_die "no sluiced under $BUILD_DIR: build first
 SLUICE=$(b_find_bin sluice) || b_die "no sluice under $BUILD_DIR: build first"
 SMTPBLAST=$(b_find_bin smtpblast) || b_die "no smtpblast under $BUILD_DIR: build first"
 
-# The spool base is ours alone: refuse to wipe a directory this script did not create.
-MARK=.sluice-bench-owned
-if [ -e "$SPOOL_BASE" ] && [ ! -e "$SPOOL_BASE/$MARK" ] && [ -n "$(ls -A "$SPOOL_BASE" 2>/dev/null)" ]; then
-    b_die "$SPOOL_BASE exists and was not made by this bench; set SPOOL_BASE to another directory"
-fi
-mkdir -p "$SPOOL_BASE" || b_die "cannot create $SPOOL_BASE"
-touch "$SPOOL_BASE/$MARK"
-b_on_exit 'rm -rf "$SPOOL_BASE"'
+b_own_spool_base
 b_tmpdir TMP
-
-# Snapshot the programs: the tree is shared, and a rebuild during the run must not mix
-# binaries between runs.
-mkdir -p "$TMP/bin"
-cp -p "$SLUICED" "$SLUICE" "$SMTPBLAST" "$TMP/bin/"
-SLUICED_ID="$(cd "$BENCH_ROOT" && git rev-parse --short HEAD 2>/dev/null || echo '?')"
-[ -z "$(cd "$BENCH_ROOT" && git status --porcelain --untracked-files=no -- src 2>/dev/null)" ] ||
-    SLUICED_ID="$SLUICED_ID (src/ had uncommitted changes)"
-SLUICED_ID="$SLUICED_ID, built $(date -r "$SLUICED" '+%Y-%m-%d %H:%M:%S'), sha256 $(sha256sum "$SLUICED" | cut -c1-12)"
-SLUICED=$TMP/bin/sluiced SLUICE=$TMP/bin/sluice SMTPBLAST=$TMP/bin/smtpblast
+b_snapshot_programs built
 
 SL_OPTS=(-o "relayhost=[${SINK_ADDR%:*}]:${SINK_ADDR##*:}" -o log_level=warning)
 # no DNS beyond loopback, should anything be looked up
@@ -137,20 +115,8 @@ for kv in $SLUICED_OPTS; do SL_OPTS+=(-o "$kv"); done
 DISK=$(b_disk_of "$SPOOL_BASE" || true)
 
 # ---------------------------------------------------------------- the peer
-PEER_OK=0
-PEER_WHY=""
-PF_VERSION=""
-if [ "$PEER" = none ]; then
-    PEER_WHY="skipped (PEER=none)"
-elif ! command -v postconf >/dev/null 2>&1 || [ ! -x /usr/sbin/postfix ]; then
-    PEER_WHY="Postfix is not installed (sh scripts/deps.sh bench installs it)"
-elif [ ! -r "$PEERS_DIR/common.sh" ] || [ ! -r "$PEERS_DIR/postfix_common.sh" ]; then
-    PEER_WHY="the peer recipes are not at $PEERS_DIR (set PEERS_DIR)"
-elif [ "$(id -u)" != 0 ]; then
-    PEER_WHY="running Postfix as the peer needs root"
-else
-    PEER_OK=1
-    PF_VERSION=$(postconf -d -h mail_version 2>/dev/null || echo "?")
+b_peer_detect
+if [ "$PEER_OK" = 1 ]; then
     export PEERS_OUT=$OUT/peers PEERS_BUILD=$TMP/peers-build
     export POSTFIX_LOG=/var/log/postfix-sluice-bench-relay.log
     source "$PEERS_DIR/common.sh"
@@ -169,18 +135,8 @@ peer_restore() {
     PF_TOUCHED=0
     postsuper -d ALL >/dev/null 2>&1 || true
     postfix_stop
-    local f
-    for f in main.cf master.cf main.cf.peers-orig master.cf.peers-orig; do
-        if [ -e "$TMP/etc-orig/$f" ]; then
-            cp -p "$TMP/etc-orig/$f" "/etc/postfix/$f"
-        elif [ -e "$TMP/etc-orig/$f.absent" ]; then
-            rm -f "/etc/postfix/$f"
-        fi
-    done
-    if [ -s "$POSTFIX_LOG" ]; then
-        grep -E 'warning|error|fatal|panic' "$POSTFIX_LOG" | tail -200 >"$OUT/postfix-warnings.txt" || true
-    fi
-    rm -f "$POSTFIX_LOG"
+    b_pf_etc_restore "$TMP/etc-orig"
+    b_pf_log_done "$OUT/postfix-warnings.txt"
     b_log "Postfix stopped, its queue emptied, /etc/postfix/*.cf as they were before the bench"
 }
 
@@ -210,19 +166,8 @@ pf_profile() {
 }
 
 peer_setup() {
-    if b_listening 127.0.0.1 25 && ! postfix status >/dev/null 2>&1; then
-        PEER_OK=0; PEER_WHY="127.0.0.1:25 is taken by something other than Postfix"; return
-    fi
-    if postfix status >/dev/null 2>&1; then
-        b_log "Postfix is already running: stopping it (the peer needs its own configuration)"
-        PEER_NOTE="Postfix was running before the bench; it was stopped and is left stopped."
-        postfix_stop
-    fi
-    mkdir -p "$TMP/etc-orig"
-    local f
-    for f in main.cf master.cf main.cf.peers-orig master.cf.peers-orig; do
-        if [ -e "/etc/postfix/$f" ]; then cp -p "/etc/postfix/$f" "$TMP/etc-orig/$f"; else touch "$TMP/etc-orig/$f.absent"; fi
-    done
+    b_pf_claim || return 0
+    b_pf_etc_save "$TMP/etc-orig"
     PF_TOUCHED=1
     : >"$OUT/postfix-configure.txt"
     : >"$POSTFIX_LOG"

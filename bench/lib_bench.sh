@@ -180,6 +180,7 @@ b_own_spool_base() {
     fi
     mkdir -p "$SPOOL_BASE" || b_die "cannot create $SPOOL_BASE"
     touch "$SPOOL_BASE/$mark"
+    # shellcheck disable=SC2016  # expanded at exit
     b_on_exit 'rm -rf "$SPOOL_BASE"'
 }
 
@@ -199,6 +200,7 @@ b_snapshot_programs() {
 
 # b_peer_detect: can Postfix be the peer ($PEER, recipes in $PEERS_DIR)?  Sets PEER_OK=1 and
 # PF_VERSION, or PEER_OK=0 and PEER_WHY
+# shellcheck disable=SC2034  # the variables are the bench's
 b_peer_detect() {
     PEER_OK=0
     PEER_WHY=""
@@ -219,6 +221,7 @@ b_peer_detect() {
 
 # b_pf_claim: make 127.0.0.1:25 Postfix's, for the peer: returns 1 (PEER_OK=0, PEER_WHY) when
 # something else listens there; stops a Postfix that runs already (PEER_NOTE says so)
+# shellcheck disable=SC2034  # the variables are the bench's
 b_pf_claim() {
     if b_listening 127.0.0.1 25 && ! postfix status >/dev/null 2>&1; then
         PEER_OK=0; PEER_WHY="127.0.0.1:25 is taken by something other than Postfix"; return 1
