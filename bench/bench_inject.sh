@@ -205,9 +205,6 @@ sl_cpu() { b_proc_ticks "$SL_PID"; }
 # sluice_start: a fresh sluiced on an empty queue; sets SL_PID and SL_Q
 HOLE_PID=""
 sluice_start() {
-    SL_Q=$SPOOL_BASE/q
-    rm -rf "$SL_Q"
-    mkdir -p "$SL_Q"
     if [ "$SL_HOLD" = blackhole ]; then
         b_listening "${RELAY_HOLE%:*}" "${RELAY_HOLE##*:}" && b_die "$RELAY_HOLE is already in use; set RELAY_HOLE"
         "$SMTP_SINK_BIN" -u nobody -W connect:3600 "$RELAY_HOLE" 256 >>"$OUT/relay-hole.log" 2>&1 &
@@ -216,12 +213,7 @@ sluice_start() {
         b_wait_listen "${RELAY_HOLE%:*}" "${RELAY_HOLE##*:}" 10 "$HOLE_PID" ||
             b_die "the smtp-sink black hole did not come up on $RELAY_HOLE (see $OUT/relay-hole.log)"
     fi
-    "$SLUICED" -o queue_directory="$SL_Q" -o listen="$SLUICE_ADDR" -o log_level=warning "${SL_OPTS[@]}" \
-        2>>"$OUT/sluiced.stderr" &
-    SL_PID=$!
-    b_remember "$SL_PID"
-    b_wait_listen "${SLUICE_ADDR%:*}" "${SLUICE_ADDR##*:}" 10 "$SL_PID" ||
-        b_die "sluiced did not come up on $SLUICE_ADDR (see $OUT/sluiced.stderr)"
+    b_sluiced_start -o log_level=warning "${SL_OPTS[@]}"
 }
 
 sluice_stop() {

@@ -266,14 +266,7 @@ sl_queued() { "$SLUICE" -o queue_directory="$SL_Q" queue list --json 2>>"$OUT/sl
 
 # sluice_start: a fresh sluiced on an empty queue; sets SL_PID and SL_Q
 sluice_start() {
-    SL_Q=$SPOOL_BASE/q
-    rm -rf "$SL_Q"
-    mkdir -p "$SL_Q"
-    "$SLUICED" -o queue_directory="$SL_Q" -o listen="$SLUICE_ADDR" "${SL_OPTS[@]}" 2>>"$OUT/sluiced.stderr" &
-    SL_PID=$!
-    b_remember "$SL_PID"
-    b_wait_listen "${SLUICE_ADDR%:*}" "${SLUICE_ADDR##*:}" 10 "$SL_PID" ||
-        b_die "sluiced did not come up on $SLUICE_ADDR (see $OUT/sluiced.stderr)"
+    b_sluiced_start "${SL_OPTS[@]}"
 }
 
 sluice_stop() {

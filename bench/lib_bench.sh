@@ -198,6 +198,19 @@ b_snapshot_programs() {
     SLUICED=$TMP/bin/sluiced SLUICE=$TMP/bin/sluice SMTPBLAST=$TMP/bin/smtpblast
 }
 
+# b_sluiced_start ARGS...: a fresh $SLUICED with ARGS on an empty queue (SL_Q=$SPOOL_BASE/q),
+# listening on $SLUICE_ADDR, stderr appended to $OUT/sluiced.stderr; sets SL_PID
+b_sluiced_start() {
+    SL_Q=$SPOOL_BASE/q
+    rm -rf "$SL_Q"
+    mkdir -p "$SL_Q"
+    "$SLUICED" -o queue_directory="$SL_Q" -o listen="$SLUICE_ADDR" "$@" 2>>"$OUT/sluiced.stderr" &
+    SL_PID=$!
+    b_remember "$SL_PID"
+    b_wait_listen "${SLUICE_ADDR%:*}" "${SLUICE_ADDR##*:}" 10 "$SL_PID" ||
+        b_die "sluiced did not come up on $SLUICE_ADDR (see $OUT/sluiced.stderr)"
+}
+
 # b_peer_detect: can Postfix be the peer ($PEER, recipes in $PEERS_DIR)?  Sets PEER_OK=1 and
 # PF_VERSION, or PEER_OK=0 and PEER_WHY
 # shellcheck disable=SC2034  # the variables are the bench's
