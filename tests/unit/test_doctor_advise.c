@@ -20,6 +20,7 @@
 
 #include "common/xmalloc.h"
 #include "doctor/advise.h"
+#include "test_util_doctor.h"
 
 #define T0 1741082400L /* 2025-03-04 10:00:00 UTC */
 
@@ -739,16 +740,11 @@ static void test_report_json(void **state)
     assert_non_null(strstr(buf, "+ corp.example             corp:"));
     assert_non_null(strstr(buf, "== Changes for sluice (built-in defaults)"));
     free(buf);
-    f = open_memstream(&buf, &n);
-    report_print(r, f, 1);
-    fclose(f);
-    json_t *j = json_loads(buf, 0, NULL);
-    assert_non_null(j);
+    json_t *j = report_json(r);
     json_t *ch = json_object_get(json_object_get(json_object_get(j, "data"), "advice"), "changes");
     assert_true(json_array_size(ch) >= 4);
     assert_string_equal(json_string_value(json_object_get(j, "status")), "warn");
     json_decref(j);
-    free(buf);
     report_free(r);
     run_free(x);
     free(b.text);

@@ -16,6 +16,7 @@
 #include "doctor/maincf.h"
 #include "doctor/maincf_lint.h"
 #include "doctor/maincf_params.h"
+#include "test_util_doctor.h"
 
 #define NCASES(t) (sizeof(t) / sizeof((t)[0]))
 
@@ -354,13 +355,7 @@ static void test_lint_report(void **state)
     maincf_lint *l = maincf_lint_run(m, NULL);
     report *r = report_new("advise", "test");
     maincf_lint_report(l, m, NULL, r);
-    char *buf = NULL;
-    size_t n = 0;
-    FILE *f = open_memstream(&buf, &n);
-    report_print(r, f, 1);
-    fclose(f);
-    json_t *j = json_loads(buf, 0, NULL);
-    assert_non_null(j);
+    json_t *j = report_json(r);
     assert_string_equal(json_string_value(json_object_get(j, "status")), "warn");
     size_t i;
     json_t *c;
@@ -377,7 +372,6 @@ static void test_lint_report(void **state)
     }
     assert_int_equal(seen, 1);
     json_decref(j);
-    free(buf);
     report_free(r);
     maincf_lint_free(l);
     maincf_free(m);

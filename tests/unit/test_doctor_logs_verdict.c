@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "doctor/loganalyze.h"
+#include "test_util_doctor.h"
 
 #define NCASES(t) (sizeof(t) / sizeof((t)[0]))
 
@@ -191,33 +192,15 @@ static void test_api_rate_reputation(void **state)
     la_free(la);
 }
 
-/* report_json - the report of an analysis, as JSON */
-static json_t *report_json(const loganalyzer *la)
+/* la_report_json - the report of an analysis, as JSON */
+static json_t *la_report_json(const loganalyzer *la)
 {
     report *r = report_new("logs", "test");
     la_report_opts ro = {-1, 0, NULL, 0};
     la_report(la, r, &ro);
-    char *buf = NULL;
-    size_t n = 0;
-    FILE *f = open_memstream(&buf, &n);
-    report_print(r, f, 1);
-    fclose(f);
+    json_t *o = report_json(r);
     report_free(r);
-    json_t *o = json_loads(buf, 0, NULL);
-    free(buf);
-    assert_non_null(o);
     return o;
-}
-
-/* check_status_of - the status of check id in a report, or "" */
-static const char *check_status_of(json_t *rep, const char *id)
-{
-    size_t i;
-    json_t *c;
-    json_array_foreach(json_object_get(rep, "checks"), i, c)
-        if (!strcmp(json_string_value(json_object_get(c, "id")), id))
-            return json_string_value(json_object_get(c, "status"));
-    return "";
 }
 
 /* test_report - the report's checks and data */
@@ -225,9 +208,9 @@ static void test_report(void **state)
 {
     (void)state;
     loganalyzer *la = analyze("postfix-network.log");
-    json_t *rep = report_json(la);
-    assert_string_equal(check_status_of(rep, "port25"), "fail");
-    assert_string_equal(check_status_of(rep, "dest:example.org"), "fail");
+    json_t *rep = la_report_json(la);
+    assert_string_equal(report_check_status(rep, "port25"), "fail");
+    assert_string_equal(report_check_status(rep, "dest:example.org"), "fail");
     assert_string_equal(json_string_value(json_object_get(rep, "status")), "fail");
     json_t *data = json_object_get(rep, "data");
     assert_int_equal(json_array_size(json_object_get(data, "destinations")), 2);
@@ -235,10 +218,10 @@ static void test_report(void **state)
     json_decref(rep);
     la_free(la);
     la = analyze("exim-greylisting.log");
-    rep = report_json(la);
+    rep = la_report_json(la);
     assert_string_equal(json_string_value(json_object_get(rep, "status")), "info");
-    assert_string_equal(check_status_of(rep, "dest:example.net"), "info");
-    assert_string_equal(check_status_of(rep, "port25"), "");
+    assert_string_equal(report_check_status(rep, "dest:example.net"), "info");
+    assert_string_equal(report_check_status(rep, "port25"), "");
     json_decref(rep);
     la_free(la);
 }

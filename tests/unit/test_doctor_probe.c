@@ -21,6 +21,7 @@
 #include <openssl/x509v3.h>
 
 #include "doctor/probe.h"
+#include "test_util_doctor.h"
 
 /* ---- address literals ---- */
 
@@ -407,31 +408,6 @@ static void case_session(probe_session *s, const verdict_case *vc)
               vc->mail_code == 250 ? SMTPC_ST_RCPT : SMTPC_ST_MAIL, 0);
 }
 
-/* report_json - the report as the JSON it prints */
-static json_t *report_json(const report *r)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    report_print(r, f, 1);
-    fclose(f);
-    json_t *j = json_loads(buf, 0, NULL);
-    free(buf);
-    assert_non_null(j);
-    return j;
-}
-
-/* check_status_of - the status of check id in the report's JSON, or NULL */
-static const char *check_status_of(json_t *rep, const char *id)
-{
-    size_t i;
-    json_t *c;
-    json_array_foreach(json_object_get(rep, "checks"), i, c)
-        if (!strcmp(json_string_value(json_object_get(c, "id")), id))
-            return json_string_value(json_object_get(c, "status"));
-    return NULL;
-}
-
 /* one_verdict - run a case through probe_conclude and compare */
 static void one_verdict(const verdict_case *vc, const probe_env *env, const probe_addr *a)
 {
@@ -443,14 +419,14 @@ static void one_verdict(const verdict_case *vc, const probe_env *env, const prob
     probe_conclude(r, env, a, &s, &res);
     json_t *rep = report_json(r);
     snprintf(id, sizeof id, "%s:%s", vc->phase, a->label);
-    const char *ph = check_status_of(rep, id);
+    const char *ph = report_check_status(rep, id);
     const char *cls = res.classified ? reply_class_name(res.cls.cls) : NULL;
     if (strcmp(probe_verdict_name(res.v), vc->verdict) || strcmp(check_status_name(res.st),
         vc->status) || (cls == NULL) != (vc->cls == NULL) || (cls && strcmp(cls, vc->cls)) ||
-        !ph || strcmp(ph, vc->phase_status))
+        !*ph || strcmp(ph, vc->phase_status))
         fail_msg("%s: got %s %s %s, %s %s; want %s %s %s, %s %s", vc->name,
                  probe_verdict_name(res.v), check_status_name(res.st), cls ? cls : "-", id,
-                 ph ? ph : "(none)", vc->verdict, vc->status, vc->cls ? vc->cls : "-",
+                 *ph ? ph : "(none)", vc->verdict, vc->status, vc->cls ? vc->cls : "-",
                  vc->phase, vc->phase_status);
     json_t *h = res.json;
     assert_string_equal(json_string_value(json_object_get(h, "verdict")), vc->verdict);

@@ -23,6 +23,7 @@
 
 #include "doctor/queueparse.h"
 #include "doctor/queueparse_report.h"
+#include "test_util_doctor.h"
 
 #define NCASES(t) (sizeof(t) / sizeof((t)[0]))
 #define NOW 1741093200   /* 2025-03-04 13:00:00 UTC, the listings' "now" */
@@ -306,17 +307,6 @@ static void test_sources(void **state)
     rmdir(dir);
 }
 
-/* status_of - a check's status in a report printed as JSON */
-static const char *status_of(json_t *rep, const char *id)
-{
-    size_t i;
-    json_t *c;
-    json_array_foreach(json_object_get(rep, "checks"), i, c)
-        if (!strcmp(json_string_value(json_object_get(c, "id")), id))
-            return json_string_value(json_object_get(c, "status"));
-    return "";
-}
-
 /* test_report - the checks for the sample queue */
 static void test_report(void **state)
 {
@@ -328,25 +318,18 @@ static void test_report(void **state)
     report *r = report_new("queue", "test");
     qreport_opts o = {1000, 10000, 4 * 3600, 86400, 0};
     qreport_build(r, x.p, x.s, "test", &o);
-    char *buf = NULL;
-    size_t n = 0;
-    FILE *f = open_memstream(&buf, &n);
-    report_print(r, f, 1);
-    fclose(f);
-    json_t *rep = json_loads(buf, 0, NULL);
-    assert_non_null(rep);
-    assert_string_equal(status_of(rep, "size"), "pass");
-    assert_string_equal(status_of(rep, "age"), "fail");        /* 27 hours */
-    assert_string_equal(status_of(rep, "hold"), "info");
-    assert_string_equal(status_of(rep, "dest:example.net"), "info");
-    assert_string_equal(status_of(rep, "dest:corp.example"), "warn");
-    assert_string_equal(status_of(rep, "dest:example.org"), "fail");
+    json_t *rep = report_json(r);
+    assert_string_equal(report_check_status(rep, "size"), "pass");
+    assert_string_equal(report_check_status(rep, "age"), "fail");        /* 27 hours */
+    assert_string_equal(report_check_status(rep, "hold"), "info");
+    assert_string_equal(report_check_status(rep, "dest:example.net"), "info");
+    assert_string_equal(report_check_status(rep, "dest:corp.example"), "warn");
+    assert_string_equal(report_check_status(rep, "dest:example.org"), "fail");
     json_t *grid = json_object_get(json_object_get(rep, "data"), "grid");
     assert_int_equal(json_array_size(json_object_get(grid, "buckets")), QS_NBUCKETS);
     assert_int_equal(json_integer_value(json_object_get(json_object_get(grid, "total"), "total")), 10);
     assert_int_equal(report_exit_code(r), 2);
     json_decref(rep);
-    free(buf);
     report_free(r);
     done(&x);
 }

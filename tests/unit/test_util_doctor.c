@@ -1,0 +1,36 @@
+/* test_util_doctor.c - helpers shared by the doctor unit tests (see test_util_doctor.h) */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test_util_doctor.h"
+
+json_t *report_json(const report *r)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    report_print(r, f, 1);
+    fclose(f);
+    json_t *j = json_loads(buf, 0, NULL);
+    free(buf);
+    assert_non_null(j);
+    return j;
+}
+
+const char *report_check_status(json_t *rep, const char *id)
+{
+    size_t i;
+    json_t *c;
+    json_array_foreach(json_object_get(rep, "checks"), i, c)
+        if (!strcmp(json_string_value(json_object_get(c, "id")), id))
+            return json_string_value(json_object_get(c, "status"));
+    return "";
+}
