@@ -24,7 +24,6 @@
 
 #define T0 1741082400L /* 2025-03-04 10:00:00 UTC */
 
-static classifier *cls;
 
 /* ---- log builders ---------------------------------------------------------------------- */
 
@@ -332,8 +331,8 @@ static run *run_new(const char *log, char *const *overrides, int nover, const ch
 {
     run *x = xcalloc(1, sizeof *x);
     char err[512];
-    x->la = la_new(cls, &(la_opts){.year = 2025});
-    x->scan = as_new(cls, 2025);
+    x->la = la_new(shipped_cls, &(la_opts){.year = 2025});
+    x->scan = as_new(shipped_cls, 2025);
     for (const char *p = log; p && *p;) {
         size_t n = strcspn(p, "\n");
         la_feed_line(x->la, p, n);
@@ -750,22 +749,6 @@ static void test_report_json(void **state)
     free(b.text);
 }
 
-/* setup - the shipped classifier */
-static int setup(void **state)
-{
-    (void)state;
-    char err[256];
-    cls = classifier_new(err, sizeof err);
-    return cls ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    classifier_free(cls);
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -778,5 +761,5 @@ int main(void)
         cmocka_unit_test(test_config_only),    cmocka_unit_test(test_learned),
         cmocka_unit_test(test_report_json),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, shipped_cls_setup, shipped_cls_teardown);
 }

@@ -18,18 +18,6 @@
 #include "doctor/maincf_params.h"
 #include "test_util_doctor.h"
 
-#define NCASES(t) (sizeof(t) / sizeof((t)[0]))
-
-static int mismatches;
-
-/* check_done - fail the running test when any case mismatched */
-static void check_done(void)
-{
-    int n = mismatches;
-    mismatches = 0;
-    assert_int_equal(n, 0);
-}
-
 /* parse_str - main.cf text (NUL-terminated; embedded NULs via len) */
 static maincf *parse_str(const char *text, size_t len)
 {

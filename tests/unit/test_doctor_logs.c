@@ -26,18 +26,7 @@
 
 #include "doctor/loganalyze.h"
 #include "doctor/logparse.h"
-
-#define NCASES(t) (sizeof(t) / sizeof((t)[0]))
-
-static int mismatches;
-
-/* check_done - fail the running test when any case mismatched */
-static void check_done(void)
-{
-    int n = mismatches;
-    mismatches = 0;
-    assert_int_equal(n, 0);
-}
+#include "test_util_doctor.h"
 
 /* want_str - compare a string field */
 static void want_str(const char *what, const char *id, const char *got, const char *want)

@@ -19,19 +19,6 @@
 #include "doctor/loganalyze.h"
 #include "test_util_doctor.h"
 
-#define NCASES(t) (sizeof(t) / sizeof((t)[0]))
-
-static int mismatches;
-static classifier *cls;
-
-/* check_done - fail the running test when any case mismatched */
-static void check_done(void)
-{
-    int n = mismatches;
-    mismatches = 0;
-    assert_int_equal(n, 0);
-}
-
 /* data_path - a file of tests/data/doctor/logs */
 static const char *data_path(const char *name, char *buf, size_t n)
 {
@@ -44,7 +31,7 @@ static const char *data_path(const char *name, char *buf, size_t n)
 static loganalyzer *analyze(const char *name)
 {
     char path[4096], err[512];
-    loganalyzer *la = la_new(cls, &(la_opts){.year = 2025});
+    loganalyzer *la = la_new(shipped_cls, &(la_opts){.year = 2025});
     if (la_feed_file(la, data_path(name, path, sizeof path), err, sizeof err) < 0)
         fail_msg("%s", err);
     la_finish(la);
@@ -240,7 +227,7 @@ static void feed_text(loganalyzer *la, const char *s)
 static void test_bounds(void **state)
 {
     (void)state;
-    loganalyzer *la = la_new(cls, &(la_opts){.year = 2025, .timeline_budget = 51});
+    loganalyzer *la = la_new(shipped_cls, &(la_opts){.year = 2025, .timeline_budget = 51});
     char line[512];
     for (int i = 0; i < 120; i++) {
         snprintf(line, sizeof line, "Mar  4 %02d:%02d:00 mail postfix/smtp[9]: 4F1A2B3C4D: to=<a@x.org>, relay="
@@ -275,7 +262,7 @@ static void test_bounds(void **state)
 static void test_host_replies(void **state)
 {
     (void)state;
-    loganalyzer *la = la_new(cls, &(la_opts){.year = 2025});
+    loganalyzer *la = la_new(shipped_cls, &(la_opts){.year = 2025});
     feed_text(la, "Mar  4 10:00:00 mail postfix/smtp[9]: 4F1A2B3C4D: host mta5.am0.yahoodns.net[67.195.204.74] "
                   "refused to talk to me: 421 4.7.0 [TS01] Messages from 192.0.2.25 temporarily deferred\n"
                   "Mar  4 10:00:01 mail postfix/smtp[9]: 4F1A2B3C4D: to=<u@yahoo.com>, "
@@ -308,7 +295,7 @@ static void test_multiline_json(void **state)
                        "  }\n}\nnot json\n";
     assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
     close(fd);
-    loganalyzer *la = la_new(cls, NULL);
+    loganalyzer *la = la_new(shipped_cls, NULL);
     char err[256];
     assert_int_equal(la_feed_file(la, path, err, sizeof err), 0);
     la_finish(la);
@@ -321,22 +308,6 @@ static void test_multiline_json(void **state)
     unlink(path);
 }
 
-/* setup - the classifier with the shipped rules */
-static int setup(void **state)
-{
-    (void)state;
-    char err[256];
-    cls = classifier_new(err, sizeof err);
-    return cls ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    classifier_free(cls);
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -345,5 +316,5 @@ int main(void)
         cmocka_unit_test(test_report),         cmocka_unit_test(test_bounds),
         cmocka_unit_test(test_host_replies),   cmocka_unit_test(test_multiline_json),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, shipped_cls_setup, shipped_cls_teardown);
 }

@@ -25,10 +25,7 @@
 #include "doctor/queueparse_report.h"
 #include "test_util_doctor.h"
 
-#define NCASES(t) (sizeof(t) / sizeof((t)[0]))
 #define NOW 1741093200   /* 2025-03-04 13:00:00 UTC, the listings' "now" */
-
-static classifier *cls;
 
 /* A parsed listing. */
 typedef struct parsed {
@@ -50,7 +47,7 @@ static void on_msg(const qp_msg *m, void *arg)
 /* feed - text (lines) into a new parser of format f */
 static void feed(parsed *x, enum qp_format f, unsigned allowed, const char *text)
 {
-    x->s = qs_new(cls, NOW);
+    x->s = qs_new(shipped_cls, NOW);
     x->p = qp_new(f, allowed, NOW, on_msg, x);
     x->chunks = 0;
     while (*text) {
@@ -278,7 +275,7 @@ static void test_sources(void **state)
     (void)state;
     char dir[] = "/tmp/test_doctor_queue_XXXXXX", path[512], err[512];
     assert_non_null(mkdtemp(dir));
-    parsed x = {qp_new(QF_AUTO, 0, NOW, on_msg, &x), qs_new(cls, NOW), 0};
+    parsed x = {qp_new(QF_AUTO, 0, NOW, on_msg, &x), qs_new(shipped_cls, NOW), 0};
     char *argv[] = {path, NULL};
     script(dir, "ok", "echo '{\"queue_name\":\"active\",\"queue_id\":\"AB12CD34EF\",\"arrival_time\":1741093100,"
                       "\"recipients\":[{\"address\":\"a@x.org\"}]}'", path, sizeof path);
@@ -334,21 +331,12 @@ static void test_report(void **state)
     done(&x);
 }
 
+/* setup - UTC, and the shipped classifier */
 static int setup(void **state)
 {
-    (void)state;
-    char err[256];
     setenv("TZ", "UTC", 1);
     tzset();
-    cls = classifier_new(err, sizeof err);
-    return cls ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    classifier_free(cls);
-    return 0;
+    return shipped_cls_setup(state);
 }
 
 int main(void)
@@ -358,5 +346,5 @@ int main(void)
         cmocka_unit_test(test_chunks),  cmocka_unit_test(test_garbage), cmocka_unit_test(test_buckets),
         cmocka_unit_test(test_sources), cmocka_unit_test(test_report),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, setup, shipped_cls_teardown);
 }

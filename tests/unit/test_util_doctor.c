@@ -34,3 +34,29 @@ const char *report_check_status(json_t *rep, const char *id)
             return json_string_value(json_object_get(c, "status"));
     return "";
 }
+
+int mismatches;
+
+void check_done(void)
+{
+    int n = mismatches;
+    mismatches = 0;
+    assert_int_equal(n, 0);
+}
+
+classifier *shipped_cls;
+
+int shipped_cls_setup(void **state)
+{
+    (void)state;
+    char err[256];
+    shipped_cls = classifier_new(err, sizeof err);
+    return shipped_cls ? 0 : -1;
+}
+
+int shipped_cls_teardown(void **state)
+{
+    (void)state;
+    classifier_free(shipped_cls);
+    return 0;
+}
