@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "sched/sched.h"
+#include "test_util_sched.h"
 
 #define T0 1800000000000000LL   /* fake epoch, microseconds */
 #define SEC 1000000LL
@@ -232,35 +233,23 @@ static void start(const char *extra)
     memset(&fa, 0, sizeof fa);
     snprintf(dir, sizeof dir, "/tmp/sluice-test-sched-XXXXXX");
     assert_non_null(mkdtemp(dir));
-    char text[2048], err[512];
+    char text[2048];
     snprintf(text, sizeof text,
              "queue_directory = \"%s\";\nmyhostname = \"mta.test\";\n"
              "minimal_backoff_time = \"300s\";\nmaximal_backoff_time = \"4000s\";\n"
              "maximal_queue_lifetime = \"5d\";\nbounce_queue_lifetime = \"5d\";\n%s",
              dir, extra ? extra : "");
-    cfg = config_load_text(text, "test.conf", NULL, 0, err, sizeof err);
-    if (!cfg)
-        fail_msg("config: %s", err);
     clock_set_fake(T0);
-    base = event_base_new();
-    spool_opts so = {.segment_size = 1 << 20};
-    sp = spool_open(base, dir, &so, err, sizeof err);
-    assert_non_null(sp);
     sched_agent ag = {NULL, fa_open, fa_run, fa_close};
     sched_resolver rs = {NULL, fr_mx};
-    sc = sched_new(base, cfg, sp, &ag, &rs);
+    rig_open(text, dir, 1 << 20, &ag, &rs, &cfg, &base, &sp, &sc);
 }
 
 static void stop(void)
 {
     settle();
-    sched_free(sc);
-    spool_close(sp);
-    event_base_free(base);
-    config_free(cfg);
-    char cmd[200];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
+    rig_close(cfg, base, sp, sc);
+    rig_rmdir(dir);
 }
 
 static void on_added(void *arg, qmsg *m, int err)

@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "sched/sched.h"
+#include "test_util_sched.h"
 
 #define T0 1800000000000000LL
 #define SEC 1000000LL
@@ -237,38 +238,25 @@ static void start(const char *extra, int fresh)
         snprintf(dir, sizeof dir, "/tmp/sluice-test-shaping-XXXXXX");
         assert_non_null(mkdtemp(dir));
     }
-    char text[2048], err[512];
+    char text[2048];
     snprintf(text, sizeof text,
              "queue_directory = \"%s\";\nmyhostname = \"mta.test\";\nrelayhost = \"[127.0.0.2]:25\";\n"
              "minimal_backoff_time = \"300s\";\n%s",
              dir, extra ? extra : "");
-    cfg = config_load_text(text, "test.conf", NULL, 0, err, sizeof err);
-    if (!cfg)
-        fail_msg("config: %s", err);
     if (fresh)
         clock_set_fake(T0);
-    base = event_base_new();
-    spool_opts so = {.segment_size = 4 << 20};
-    sp = spool_open(base, dir, &so, err, sizeof err);
-    assert_non_null(sp);
     sched_agent ag = {NULL, fa_open, fa_run, fa_close};
     sched_resolver rs = {NULL, no_mx};
-    sc = sched_new(base, cfg, sp, &ag, &rs);
+    rig_open(text, dir, 4 << 20, &ag, &rs, &cfg, &base, &sp, &sc);
     sched_set_classifier(sc, classify_fake, NULL);
 }
 
 static void stop(int keep)
 {
     settle();
-    sched_free(sc);
-    spool_close(sp);
-    event_base_free(base);
-    config_free(cfg);
-    if (!keep) {
-        char cmd[200];
-        snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-        assert_int_equal(system(cmd), 0);
-    }
+    rig_close(cfg, base, sp, sc);
+    if (!keep)
+        rig_rmdir(dir);
 }
 
 static void submit_n(int n, int nrcpt_distinct)
