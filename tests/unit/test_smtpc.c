@@ -231,13 +231,20 @@ static smtpd_listener *engine_default(const char *ip)
     return test_listen(base, &o, ip);
 }
 
-/* engine_ready - a listener with engine_opts() on ip and a client to it, READY */
-static smtpd_listener *engine_ready(const char *ip)
+/* engine_ready_with - a listener with o on ip and a client to it, READY */
+static smtpd_listener *engine_ready_with(const smtpd_opts *o, const char *ip)
 {
-    smtpd_listener *l = engine_default(ip);
+    smtpd_listener *l = test_listen(base, o, ip);
     client_to(l, ip);
     WAIT_FOR(R.ready);
     return l;
+}
+
+/* engine_ready - the same with engine_opts() */
+static smtpd_listener *engine_ready(const char *ip)
+{
+    smtpd_opts o = engine_opts();
+    return engine_ready_with(&o, ip);
 }
 
 /* send_wait - run a transaction to its end */
@@ -423,9 +430,7 @@ static void test_size_limit(void **state)
 {
     smtpd_opts o = engine_opts();
     o.max_message_size = 1000;
-    smtpd_listener *l = test_listen(base, &o, "127.0.0.1");
-    client_to(l, "127.0.0.1");
-    WAIT_FOR(R.ready);
+    smtpd_listener *l = engine_ready_with(&o, "127.0.0.1");
     char body[1001];
     memset(body, 'a', sizeof body);
     memcpy(body + 998, "\r\n", 2);   /* 1000 bytes with the line end, then one more */
@@ -595,9 +600,7 @@ static void test_engine_idle_timeout(void **state)
 {
     smtpd_opts o = engine_opts();
     o.timeout_ms = 300;
-    smtpd_listener *l = test_listen(base, &o, "127.0.0.1");
-    client_to(l, "127.0.0.1");
-    WAIT_FOR(R.ready);
+    smtpd_listener *l = engine_ready_with(&o, "127.0.0.1");
     WAIT_FOR(R.closed);
     expect_reply(&R.last, 421, "4.4.2", "timeout exceeded", SMTPC_ST_MAIL, 1);
     smtpd_listener_free(l);
