@@ -277,6 +277,13 @@ static void script_free(script *s)
     free(s);
 }
 
+/* script_done - script_end, then script_free */
+static void script_done(script *s)
+{
+    script_end(s);
+    script_free(s);
+}
+
 /* expect_got - the server received exactly want */
 static void expect_got(script *s, const char *want, size_t wantlen)
 {
@@ -361,6 +368,15 @@ static void send_wait(smtpc_txn *t)
     int before = R.txns;
     assert_int_equal(smtpc_send(R.c, t, on_done, &R), 0);
     WAIT_FOR(R.txns > before);
+}
+
+/* start_ready - a script playing steps, and a client connected to it, READY */
+static script *start_ready(const step *steps)
+{
+    script *s = script_start(steps, 0);
+    connect_to(s);
+    WAIT_FOR(R.ready);
+    return s;
 }
 
 /* quit_wait - QUIT and wait for CLOSED */
@@ -457,9 +473,7 @@ static void test_pipelined_bytes(void **state)
         HANG_UP,
     };
     char *body = big_body(600000);
-    script *s = script_start(steps, 0);
-    connect_to(s);
-    WAIT_FOR(R.ready);
+    script *s = start_ready(steps);
     const smtpc_features *f = smtpc_features_of(R.c);
     assert_true(f->pipelining && f->eightbitmime && f->esmtp);
     assert_int_equal(f->size_limit, 100000000);
@@ -512,9 +526,7 @@ static void test_lockstep_bytes(void **state)
         {SEND, "221 Bye\r\n", 0},
         HANG_UP,
     };
-    script *s = script_start(steps, 0);
-    connect_to(s);
-    WAIT_FOR(R.ready);
+    script *s = start_ready(steps);
     assert_false(smtpc_features_of(R.c)->pipelining);
     smtpc_txn t;
     txn_init(&t, two_rcpts, "Subject: x\r\n\r\n.hidden\r\nno final line end");
@@ -542,9 +554,7 @@ static void test_helo_fallback(void **state)
         LOCKSTEP_OK,
         BYE,
     };
-    script *s = script_start(steps, 0);
-    connect_to(s);
-    WAIT_FOR(R.ready);
+    script *s = start_ready(steps);
     const smtpc_features *f = smtpc_features_of(R.c);
     assert_false(f->esmtp || f->pipelining || f->eightbitmime);
     smtpc_txn t;
@@ -581,9 +591,7 @@ static void test_reply_pieces(void **state)
         {SEND, "250 Ok\r\n", 0},
         BYE,
     };
-    script *s = script_start(steps, 0);
-    connect_to(s);
-    WAIT_FOR(R.ready);
+    script *s = start_ready(steps);
     const smtpc_features *f = smtpc_features_of(R.c);
     assert_true(f->pipelining && f->eightbitmime && f->smtputf8 && f->enhancedstatuscodes);
     assert_int_equal(f->size_limit, 0);
@@ -634,9 +642,7 @@ static void test_all_refused_lockstep(void **state)
         LOCKSTEP_OK,
         BYE,
     };
-    script *s = script_start(steps, 0);
-    connect_to(s);
-    WAIT_FOR(R.ready);
+    script *s = start_ready(steps);
     smtpc_txn t;
     txn_init(&t, two_rcpts, "x\r\n");
     send_wait(&t);
@@ -666,8 +672,7 @@ static void test_all_refused_lockstep(void **state)
     assert_int_equal(t.accepted, 1);
     smtpc_txn_clear(&t);
     quit_wait();
-    script_end(s);
-    script_free(s);
+    script_done(s);
 }
 
 /* test_pipelined_354_nobody - pipelined DATA gets 354 though every RCPT was refused: a
@@ -689,9 +694,7 @@ static void test_pipelined_354_nobody(void **state)
         {SEND, "250 Ok\r\n", 0},
         BYE,
     };
-    script *s = script_start(steps, 0);
-    connect_to(s);
-    WAIT_FOR(R.ready);
+    script *s = start_ready(steps);
     smtpc_txn t;
     txn_init(&t, two_rcpts, "body\r\n");
     send_wait(&t);
@@ -732,9 +735,7 @@ static void test_mail_refused_pipelined(void **state)
                "503 5.5.1 need MAIL\r\n503 5.5.1 need MAIL\r\n", 0},
         BYE,
     };
-    script *s = script_start(steps, 0);
-    connect_to(s);
-    WAIT_FOR(R.ready);
+    script *s = start_ready(steps);
     smtpc_txn t;
     txn_init(&t, two_rcpts, "body\r\n");
     send_wait(&t);
@@ -744,8 +745,7 @@ static void test_mail_refused_pipelined(void **state)
     expect_reply(&t.rcpt[1], 553, "5.7.1", "Sender address rejected", SMTPC_ST_MAIL, 0);
     smtpc_txn_clear(&t);
     quit_wait();
-    script_end(s);
-    script_free(s);
+    script_done(s);
 }
 
 /* test_local_refusals - over SIZE: 552 5.3.4; SMTPUTF8 needed, not offered: 550 5.6.7;
@@ -757,9 +757,7 @@ static void test_local_refusals(void **state)
         {SEND, "250-mx.test\r\n250-PIPELINING\r\n250 SIZE 10\r\n", 0},
         BYE,
     };
-    script *s = script_start(steps, 0);
-    connect_to(s);
-    WAIT_FOR(R.ready);
+    script *s = start_ready(steps);
     smtpc_txn t;
     txn_init(&t, two_rcpts, "this body is longer than ten bytes\r\n");
     send_wait(&t);
@@ -792,9 +790,7 @@ static void test_rset_refused(void **state)
         {SEND, "500 5.5.2 what?\r\n", 0},
         {END, NULL, 0},
     };
-    script *s = script_start(steps, 0);
-    connect_to(s);
-    WAIT_FOR(R.ready);
+    script *s = start_ready(steps);
     smtpc_txn t;
     txn_init(&t, one_rcpt, "x\r\n");
     send_wait(&t);
@@ -806,8 +802,7 @@ static void test_rset_refused(void **state)
                  SMTPC_ST_MAIL, 1);
     WAIT_FOR(R.closed);
     smtpc_txn_clear(&t);
-    script_end(s);
-    script_free(s);
+    script_done(s);
 }
 
 /* ---- envelope-only transactions and the observer ---- */
@@ -929,9 +924,7 @@ static void test_envelope_lockstep(void **state)
         BYE,
     };
     static const char *const none[] = {NULL};
-    script *s = script_start(steps, 0);
-    connect_to(s);
-    WAIT_FOR(R.ready);
+    script *s = start_ready(steps);
     smtpc_txn t;
     txn_init(&t, none, "");
     t.sender = "";
@@ -952,8 +945,7 @@ static void test_envelope_lockstep(void **state)
     send_wait(&t);
     assert_int_equal(t.accepted, 1);
     quit_wait();
-    script_end(s);
-    script_free(s);
+    script_done(s);
     smtpc_txn_clear(&t);
 }
 
@@ -969,9 +961,7 @@ static void test_envelope_rset_lost(void **state)
         {LINE, "RSET\r\n", 0},
         HANG_UP,
     };
-    script *s = script_start(steps, 0);
-    connect_to(s);
-    WAIT_FOR(R.ready);
+    script *s = start_ready(steps);
     smtpc_txn t;
     txn_init(&t, one_rcpt, "");
     t.envelope_only = 1;
@@ -979,8 +969,7 @@ static void test_envelope_rset_lost(void **state)
     assert_int_equal(t.conn_lost, 1);
     expect_reply(&t.rcpt[0], 250, "", "Ok", SMTPC_ST_RCPT, 0);
     WAIT_FOR(R.closed);
-    script_end(s);
-    script_free(s);
+    script_done(s);
     smtpc_txn_clear(&t);
 }
 
@@ -1032,8 +1021,7 @@ static void test_ehlo_421(void **state)
     connect_to(s);
     WAIT_FOR(R.failed);
     expect_reply(&R.last, 421, "4.3.2", "shutting down", SMTPC_ST_EHLO, 1);
-    script_end(s);
-    script_free(s);
+    script_done(s);
 }
 
 /* ---- the server closes in the middle ---- */
@@ -1180,8 +1168,7 @@ static void test_lost(void **state)
             expect_want(&t.data, &lc->data);
         if (lc->no_data)
             assert_int_equal(t.data.code, 0);
-        script_end(s);
-        script_free(s);
+        script_done(s);
         smtpc_txn_clear(&t);
         free(body);
         teardown(NULL);
@@ -1205,8 +1192,7 @@ static void test_idle_421(void **state)
     smtpc_txn t;
     txn_init(&t, one_rcpt, "x\r\n");
     assert_int_equal(smtpc_send(R.c, &t, on_done, &R), -1);
-    script_end(s);
-    script_free(s);
+    script_done(s);
 }
 
 /* ---- timeouts ---- */
@@ -1308,8 +1294,7 @@ static void test_timeouts(void **state)
         int64_t took = now_ms() - start;
         if (took < 250)
             fail_msg("%s: timed out after %lld ms", tc->name, (long long)took);
-        script_end(s);
-        script_free(s);
+        script_done(s);
         free(body);
         SSL_CTX_free(O.tls_ctx);
         teardown(NULL);
@@ -1325,13 +1310,10 @@ static void test_quit_timeout(void **state)
         STALL,
     };
     O.quit_timeout_ms = 300;
-    script *s = script_start(steps, 0);
-    connect_to(s);
-    WAIT_FOR(R.ready);
+    script *s = start_ready(steps);
     quit_wait();
     expect_reply(&R.last, 0, "4.4.2", "timed out while sending QUIT", SMTPC_ST_QUIT, 1);
-    script_end(s);
-    script_free(s);
+    script_done(s);
 }
 
 /* test_connect_timeout - a listener whose queue is full drops our SYN */
@@ -1383,8 +1365,7 @@ static void test_tls_handshake_garbage(void **state)
     WAIT_FOR(R.failed);
     expect_reply(&R.last, 0, "4.7.5", "TLS handshake with mx.test[127.0.0.1] failed",
                  SMTPC_ST_STARTTLS, 1);
-    script_end(s);
-    script_free(s);
+    script_done(s);
     SSL_CTX_free(O.tls_ctx);
 }
 
@@ -1457,8 +1438,7 @@ static void test_free_in_callback(void **state)
     assert_null(R.c);
     run_for(50);
     assert_int_equal(R.events, 1);
-    script_end(s);
-    script_free(s);
+    script_done(s);
 }
 
 /* test_quit_during_txn - smtpc_quit while a transaction runs: it finishes, then QUIT */
@@ -1472,9 +1452,7 @@ static void test_quit_during_txn(void **state)
         {SEND, "250 Ok\r\n", 0},
         BYE,
     };
-    script *s = script_start(steps, 0);
-    connect_to(s);
-    WAIT_FOR(R.ready);
+    script *s = start_ready(steps);
     smtpc_txn t;
     txn_init(&t, one_rcpt, "x\r\n");
     assert_int_equal(smtpc_send(R.c, &t, on_done, &R), 0);
@@ -1484,8 +1462,7 @@ static void test_quit_during_txn(void **state)
     assert_int_equal(R.txns, 1);
     assert_int_equal(t.accepted, 1);
     expect_reply(&R.last, 221, "", "Bye", SMTPC_ST_QUIT, 1);
-    script_end(s);
-    script_free(s);
+    script_done(s);
     smtpc_txn_clear(&t);
 }
 
@@ -1542,8 +1519,7 @@ static void test_bad_envelope(void **state)
     txn_init(&t, evil, "x\r\n");
     assert_int_equal(smtpc_send(R.c, &t, on_done, &R), -1);
     quit_wait();
-    script_end(s);
-    script_free(s);
+    script_done(s);
 }
 
 int main(void)
