@@ -71,13 +71,20 @@ echo "sluiced running, pid $SLUICED_PID, listening on 127.0.0.1:$PORT"
 # ---------------------------------------------------------------- the batch
 PER=$((COUNT / 4))
 COUNT=$((PER * 4))
-say "submitting $COUNT messages over SMTP (smtpblast: $PER recipients at each of d1.test .. d4.test)"
+say "submitting $COUNT messages: $((COUNT - 1)) over SMTP (smtpblast: ${PER} recipients at each of d1.test .. d4.test), one with sluice send"
 T0=$(now_ms)
 for d in 1 2 3 4; do
-    "$B/bench/smtpblast" -d -s 1 -m "$PER" -l 2048 -f shop@demo.test -t "customer%d@d$d.test" \
+    n=$PER
+    [ "$d" = 1 ] && n=$((PER - 1))   # the last one for d1.test goes through sluice send
+    "$B/bench/smtpblast" -d -s 1 -m "$n" -l 2048 -f shop@demo.test -t "customer%d@d$d.test" \
         "127.0.0.1:$PORT" >"$DEMO/smtpblast-d$d.txt" || die "submission failed; see demo/smtpblast-d$d.txt"
 done
+echo "sluice send -f shop@demo.test welcome@d1.test  (the sendmail interface; exit 0 = the message is durable)"
+printf 'From: Shop <shop@demo.test>\nTo: <welcome@d1.test>\nSubject: Welcome\n\nHello from sluice send.\n' |
+    "$B/sluice" -c "$DEMO/sluice.conf" send -f shop@demo.test welcome@d1.test || die "sluice send failed"
 echo "queued $COUNT messages in $(dec2 $(($(now_ms) - T0))) s"
+SENT_ID=$("$B/sluice" -c "$DEMO/sluice.conf" queue list --json 2>/dev/null | grep 'welcome@d1.test' |
+    sed -n 's/.*"queue_id": *"\([^"]*\)".*/\1/p' | head -1)
 
 # T_min = G + ceil((M - N) / N) * W: nothing passes the greylist before G, then N messages
 # per window W at best (see docs/gauntlet.md)
@@ -128,11 +135,23 @@ ST_JSON="" ST_STATE=- ST_CONC=- ST_CONC_LEARNED=0 ST_SESS=0 ST_RATE=none ST_GREY
 sum421() { local k n=0; for k in "${!R421[@]}"; do n=$((n + R421[$k])); done; echo "$n"; }
 
 say "delivering: live progress (the theoretical minimum is ${TMIN} s; see the report)"
-T_DONE="" TICK=0
+T_DONE="" TICK=0 PEEKED=""
+# peek: once, while everything waits for the greylist, what the queue commands say
+peek() {
+    [ -t 1 ] && printf '\n'
+    say "a look at the queue at $(dec1 "$el") s: sluice queue list (the first lines)"
+    "$B/sluice" -c "$DEMO/sluice.conf" queue list 2>&1 | head -6 || true
+    if [ -n "$SENT_ID" ]; then
+        say "sluice queue show $SENT_ID (the message from sluice send): why it waits, and until when"
+        "$B/sluice" -c "$DEMO/sluice.conf" queue show "$SENT_ID" 2>&1 | head -20 || true
+    fi
+    say "delivering, continued"
+}
 while :; do
     read_record
     status
     el=$(($(now_ms) - T0))
+    if [ -z "$PEEKED" ] && [ "$el" -ge 8000 ] && [ "$ACCEPTED" = 0 ]; then PEEKED=1; peek; fi
     if [ "$ACCEPTED" -ge "$COUNT" ] && [ -z "$T_DONE" ]; then T_DONE=$el; fi   # (no time in the record?)
     line=$(printf '%5ss  delivered %3d/%d  queued %3s  %-9s sessions %s/%-2s  rate limit %-12s greylist %-5s 421s %-3s 451s %-4s' \
         "$(dec1 "$el")" "$ACCEPTED" "$COUNT" "$ST_QUEUED" "$ST_STATE" "$ST_SESS" "$ST_CONC" \
