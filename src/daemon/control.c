@@ -202,7 +202,7 @@ static void why_waiting(const sluiced *d, const qrcpt *r, json_t *o)
     classify_result cr;
     classify(d->cls, &in, &cr);
     static const char *const meaning[RC_NCLASSES] = {
-        [RC_GREYLISTING] = "greylisted: retried after the greylist window learned for its destination",
+        [RC_GREYLISTING] = "greylisted: retried once the greylist window has passed (the window its destination learned, or while unknown the probe 15 s, x1.5 ...), not on the exponential schedule",
         [RC_TOO_MANY_CONNECTIONS] = "the receiver refused another connection: concurrency lowered, retried soon",
         [RC_RATE_LIMITED] = "rate limited: sent when the destination's learned rate allows",
         [RC_REPUTATION] = "refused for our reputation: the destination is paused for a long backoff",
