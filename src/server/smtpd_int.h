@@ -99,6 +99,7 @@ struct smtpd_session {
     unsigned tls : 1;               /* TLS handshake completed */
     unsigned tls_pending : 1;       /* 220 to STARTTLS queued; upgrade once it is out */
     unsigned handshaking : 1;
+    unsigned plain_socket : 1;      /* s->bev is a socket bufferevent: replies may go straight out */
     unsigned closed : 1;            /* on_close called */
     char helo[SMTPD_HELO_MAX + 1];
     int esmtp;

@@ -5,8 +5,9 @@
  * Called by: smtpd_listen.c (start, abort), libevent (read/write/event/timer callbacks),
  * smtpd_message_done (smtpd_data.c).
  * Invariants:
- *  - Replies are appended to s->out and handed to the bufferevent when the batch of
- *    pipelined commands is done (or before a delayed reply), so they leave together.
+ *  - Replies are appended to s->out and sent when the batch of pipelined commands is done
+ *    (or before a delayed reply), so they leave together: straight to a plain socket when
+ *    nothing is queued before them, else through the bufferevent (session_flush).
  *  - Input is processed only while nothing is pending: no held reply, no on_message call
  *    out, no STARTTLS upgrade waiting, not closing, and our output not piled up.  While
  *    blocked, reading is disabled (so is the idle timer); on resume the buffered input is
@@ -19,6 +20,7 @@
 #include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <stdio.h>
@@ -63,12 +65,23 @@ static int can_process(const smtpd_session *s)
            !s->out_full;
 }
 
-/* session_flush - hand the queued replies to the bufferevent, unless one is held */
+/* session_flush - send the queued replies, unless one is held: straight to the socket when
+ * nothing is waiting before them (no write event to arm and disarm, no loop turn), what the
+ * kernel does not take through the bufferevent (which then watches the write timeout) */
 static void session_flush(smtpd_session *s)
 {
     if (s->held || !s->bev || !s->out.len)
         return;
-    bufferevent_write(s->bev, s->out.data, s->out.len);
+    size_t off = 0;
+    if (s->plain_socket && evbuffer_get_length(bufferevent_get_output(s->bev)) == 0) {
+        ssize_t n = send(bufferevent_getfd(s->bev), s->out.data, s->out.len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0)
+            off = (size_t)n;   /* an error is the bufferevent's to find, as if it had written */
+    }
+    if (off < s->out.len) {
+        bufferevent_enable(s->bev, EV_WRITE);
+        bufferevent_write(s->bev, s->out.data + off, s->out.len - off);
+    }
     dbuf_reset(&s->out);
 }
 
@@ -334,7 +347,13 @@ void smtpd_session_settle(smtpd_session *s)
 {
     if (s->running)
         return;
-    session_flush(s);
+    for (;;) {
+        session_flush(s);
+        if (!s->out_full || out_pending(s) != 0)
+            break;
+        s->out_full = 0;   /* it all went straight out: on with the input (no on_write comes) */
+        smtpd_session_run(s);
+    }
     if (!s->gone && s->tls_pending && out_pending(s) == 0 && smtpd_tls_start(s) < 0)
         smtpd_session_disconnect(s);
     int done = s->gone || (s->closing && !s->held && out_pending(s) == 0);
@@ -413,7 +432,8 @@ static void on_event(struct bufferevent *b, short what, void *arg)
     smtpd_session_settle(s);
 }
 
-void smtpd_session_use_bev(smtpd_session *s, struct bufferevent *b)
+/* attach - b is the session's connection: callbacks and timeouts, nothing enabled yet */
+static void attach(smtpd_session *s, struct bufferevent *b)
 {
     int64_t ms = s->l->o.timeout_ms;
     struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000 * 1000)};
@@ -421,7 +441,21 @@ void smtpd_session_use_bev(smtpd_session *s, struct bufferevent *b)
     bufferevent_setcb(b, on_read, on_write, on_event, s);
     if (ms > 0)
         bufferevent_set_timeouts(b, &tv, &tv);
+}
+
+void smtpd_session_use_bev(smtpd_session *s, struct bufferevent *b)
+{
+    attach(s, b);
     bufferevent_enable(b, EV_READ | EV_WRITE);
+}
+
+/* use_socket - a plain socket bufferevent: reading on; writing only once a reply does not
+ * go straight out (session_flush), which spares arming a write event per connection */
+static void use_socket(smtpd_session *s, struct bufferevent *b)
+{
+    attach(s, b);
+    bufferevent_enable(b, EV_READ);
+    s->plain_socket = 1;
 }
 
 /* session_greet - ask on_connect, then send the 220 banner (or its refusal) */
@@ -470,7 +504,7 @@ void smtpd_session_start(smtpd_listener *l, int fd, const struct sockaddr *sa,
         close(fd);
         s->gone = 1;
     } else {
-        smtpd_session_use_bev(s, b);
+        use_socket(s, b);
         if (refuse)
             smtpd_send(s, SMTPD_CONNECT, 421, refuse, NULL, 0, SMTPD_R_CLOSE);
         else
