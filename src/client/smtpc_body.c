@@ -58,20 +58,30 @@ void smtpc_body_more(smtpc *c)
     struct evbuffer *out = bufferevent_get_output(c->bev);
     const smtpc_txn *t = c->t;
     smtpc_restart_timer(c);
-    if (c->body_done) {
-        if (evbuffer_get_length(out) == 0)
-            smtpc_set_state(c, SMTPC_S_DOT);
-        return;
+    for (int pushed = 0;; pushed = 1) {
+        if (c->body_done) {
+            if (evbuffer_get_length(out) == 0)
+                smtpc_set_state(c, SMTPC_S_DOT);
+            return;
+        }
+        while (evbuffer_get_length(out) < SMTPC_BODY_HIGH && c->body_off < t->body_len) {
+            size_t n = t->body_len - c->body_off;
+            if (n > SMTPC_BODY_CHUNK)
+                n = SMTPC_BODY_CHUNK;
+            smtpc_body_stuff(out, t->body + c->body_off, n, &c->body_bol);
+            c->body_off += n;
+        }
+        if (c->body_off == t->body_len)
+            body_end(c, out);
+        /* one direct push per call (a small body goes out whole); more through the write
+         * event, so replies are read between the chunks of a big one */
+        if (!c->plain_socket || pushed) {
+            bufferevent_enable(c->bev, EV_WRITE);
+            return;   /* the write watermark calls again */
+        }
+        if (!smtpc_push(c))
+            return;
     }
-    while (evbuffer_get_length(out) < SMTPC_BODY_HIGH && c->body_off < t->body_len) {
-        size_t n = t->body_len - c->body_off;
-        if (n > SMTPC_BODY_CHUNK)
-            n = SMTPC_BODY_CHUNK;
-        smtpc_body_stuff(out, t->body + c->body_off, n, &c->body_bol);
-        c->body_off += n;
-    }
-    if (c->body_off == t->body_len)
-        body_end(c, out);
 }
 
 void smtpc_body_start(smtpc *c)

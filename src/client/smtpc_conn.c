@@ -66,8 +66,26 @@ void smtpc_restart_timer(smtpc *c)
 
 void smtpc_write(smtpc *c, const void *p, size_t n)
 {
-    if (c->bev)
-        bufferevent_write(c->bev, p, n);
+    if (!c->bev)
+        return;
+    if (c->failing)   /* the QUIT after a refusal: on_write reports when it is out */
+        bufferevent_enable(c->bev, EV_WRITE);
+    bufferevent_write(c->bev, p, n);
+    if (!c->failing)
+        smtpc_push(c);
+}
+
+int smtpc_push(smtpc *c)
+{
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    if (!c->plain_socket)
+        return evbuffer_get_length(out) == 0;
+    while (evbuffer_get_length(out) > 0 && evbuffer_write(out, bufferevent_getfd(c->bev)) > 0)
+        ;
+    if (evbuffer_get_length(out) == 0)
+        return 1;
+    bufferevent_enable(c->bev, EV_WRITE);   /* the rest, or the error, is the bufferevent's */
+    return 0;
 }
 
 void smtpc_command(smtpc *c, const char *fmt, ...)
@@ -305,6 +323,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 void smtpc_use_bev(smtpc *c, struct bufferevent *b)
 {
     c->bev = b;
+    c->plain_socket = 0;
     bufferevent_setcb(b, on_read, on_write, on_event, c);
     bufferevent_enable(b, EV_READ | EV_WRITE);
 }
@@ -352,6 +371,8 @@ static void start_connect(smtpc *c)
         return;
     }
     smtpc_use_bev(c, b);
+    bufferevent_disable(b, EV_WRITE);   /* armed by smtpc_push when needed (connect works without) */
+    c->plain_socket = 1;
     smtpc_set_state(c, SMTPC_S_CONNECTING);
     if (bufferevent_socket_connect(b, sa, (int)c->addr.len) < 0)
         connect_failed(c, EVUTIL_SOCKET_ERROR() ? EVUTIL_SOCKET_ERROR() : ECONNREFUSED, NULL);

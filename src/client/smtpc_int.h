@@ -112,6 +112,7 @@ struct smtpc {
     int rset_ends;             /* an envelope-only transaction ends with this RSET's reply */
     size_t body_off;
     int body_bol, body_done;
+    int plain_socket;          /* a socket bufferevent: the output is pushed straight out */
 };
 
 /* smtpc_reply.c */
@@ -151,6 +152,9 @@ void smtpc_observed(const smtpc *c, enum smtpc_step step, const char *line,
 void smtpc_drop(smtpc *c);
 /* smtpc_use_bev - make b the connection (callbacks, reading on) */
 void smtpc_use_bev(smtpc *c, struct bufferevent *b);
+/* smtpc_push - a plain socket: write the output now; the write event only for what the
+ * kernel does not take.  1 when the output is empty afterwards */
+int smtpc_push(smtpc *c);
 /* smtpc_destroy - release everything now (smtpc_free outside callbacks) */
 void smtpc_destroy(smtpc *c);
 
