@@ -290,6 +290,27 @@ static void est_add(sched_dest *d, void *sess)
         d->est = xrealloc(d->est, sizeof *d->est * (size_t)d->est_cap);
     }
     d->est[d->nest++] = sess;
+    if (d->nest > d->est_peak)
+        d->est_peak = d->nest;
+}
+
+/* note_close - one of our sessions to d closed now (the receiver may count it a moment
+ * longer) */
+static void note_close(sched_dest *d, int64_t now)
+{
+    if (now - d->last_close_us > 1000000)
+        d->close_credit = 0;
+    if (d->close_credit < 64)
+        d->close_credit++;
+    d->last_close_us = now;
+}
+
+int sched_dest_excuse(sched_dest *d, int64_t now)
+{
+    if (now - d->last_close_us > 1000000 || d->close_credit <= 0 || d->nest >= d->est_peak)
+        return 0;
+    d->close_credit--;
+    return 1;
 }
 
 /* park_session - a session finished a job: keep it idle, or close it when over the limit */
@@ -305,7 +326,7 @@ static void park_session(sched *s, sched_dest *d, void *sess, int alive)
         return;
     }
     if (d->nsess > d->sh.conc || (!d->nready && s->cfg->smtp_connection_cache_time_limit_ms == 0)) {
-        d->last_close_us = clock_now_us();
+        note_close(d, clock_now_us());
         est_del(d, sess);
         s->agent.close(s->agent.ctx, sess);
         d->nsess--;
@@ -344,7 +365,7 @@ void sched_job_done(sched *s, void *sess, sched_job *j, int alive)
     sched_job_detach(j);
     sched_apply_results(s, j);
     if (alive == 0 && (was || engaged(j)))
-        d->last_close_us = clock_now_us();   /* an established session went away */
+        note_close(d, clock_now_us());   /* an established session went away */
     sched_job_free(j);
     sched_run_due(s);
 }
@@ -358,7 +379,7 @@ void sched_sess_gone(sched *s, sched_dest *d, void *sess)
         d->idle[i] = d->idle[--d->nidle];
         d->nsess--;
         s->total_sess--;
-        d->last_close_us = clock_now_us();
+        note_close(d, clock_now_us());
         sched_pump(s);
         return;
     }
@@ -366,7 +387,7 @@ void sched_sess_gone(sched *s, sched_dest *d, void *sess)
         d->nquitting--;
         d->nsess--;
         s->total_sess--;
-        d->last_close_us = clock_now_us();
+        note_close(d, clock_now_us());
         sched_pump(s);
     }
 }
@@ -382,7 +403,7 @@ static int64_t expire_idle(sched *s, sched_dest *d, int64_t now, int *closed)
     for (int i = 0; i < d->nidle;) {
         int64_t at = d->idle[i].since_us + limit;
         if (at <= now) {
-            d->last_close_us = now;
+            note_close(d, now);
             est_del(d, d->idle[i].sess);
             s->agent.close(s->agent.ctx, d->idle[i].sess);
             d->idle[i] = d->idle[--d->nidle];
@@ -413,6 +434,7 @@ static void hk_one(const char *key, void *val, void *arg)
     shape_tick(&d->sh, h->now);
     if (d->sh.conc > before)
         h->closed++;   /* room for another session: pump again */
+    sched_grey_prune(d, h->now);
     if (!d->nidle)
         return;
     int64_t n = expire_idle(h->s, d, h->now, &h->closed);
@@ -483,6 +505,7 @@ static void free_dest(void *p)
         free(d->t.hosts[i]);
     free(d->t.hosts);
     shape_free(&d->sh);
+    sched_grey_free(d);
     free(d->est);
     free(d->idle);
     free(d->last_reply);

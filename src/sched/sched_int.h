@@ -45,6 +45,10 @@ struct sched_dest {
                                   concurrency limit now) */
     int64_t rate_delay_us;
     int64_t last_close_us;     /* a session to it was last closed (or broke) */
+    int close_credit;          /* closes in the second before last_close_us not yet used to
+                                  excuse a refused connection (sched_dest_excuse) */
+    int est_peak;              /* the most sessions the receiver has had established at once */
+    struct hmap *grey;         /* sender \x01 recipient -> int64_t first greylisted (sched_grey.c) */
     void **est;                /* sessions the receiver has talked to past its greeting */
     int nest, est_cap;
     int64_t next_start_us;     /* rate delay: no job starts before this */
@@ -100,6 +104,17 @@ void sched_dest_enqueue(sched *s, sched_dest *d, sched_job *j);
 void sched_pump(sched *s);
 int64_t sched_dest_housekeeping(sched *s, int64_t now);
 void sched_dest_free_all(sched *s);
+/* sched_grey.c: sched_grey_first - when the triplet of recipient q of m was first
+ * greylisted at d (now, if this is the first time); sched_grey_known - the same without
+ * noting it, 0 when unknown; sched_grey_prune - forget old ones; sched_grey_free - all */
+int64_t sched_grey_first(sched_dest *d, const qmsg *m, const qrcpt *q, int64_t now);
+int64_t sched_grey_known(const sched_dest *d, const qmsg *m, const qrcpt *q);
+void sched_grey_prune(sched_dest *d, int64_t now);
+void sched_grey_free(sched_dest *d);
+/* sched_dest_excuse - 1 when a connection d refused may be the receiver still counting one
+ * of ours that has just closed (a close within the last second not yet used as an excuse,
+ * while fewer of ours are established than the receiver took at once before); uses it */
+int sched_dest_excuse(sched_dest *d, int64_t now);
 void sched_job_free(sched_job *j);
 /* sched_job_detach - take j out of its message's job list */
 void sched_job_detach(sched_job *j);

@@ -262,10 +262,18 @@ static int64_t shape_one(sched *s, sched_job *j, int i, const char *why, classif
     if (!j->dest || !j->m || !(r->code >= 400 && r->code < 500 ? 1 : r->code == 0))
         return 0;
     qrcpt *q = &j->m->rcpts[j->idx[i]];
-    int64_t first = q->grey_s ? j->m->arrival_us + (int64_t)(q->grey_s - 1) * 1000000 : 0;
+    int64_t first = cr->cls == RC_GREYLISTING ? sched_grey_first(j->dest, j->m, q, now)
+                                               : sched_grey_known(j->dest, j->m, q);
+    if (!first && q->grey_s)   /* greylisted before a restart: the message's own first */
+        first = j->m->arrival_us + (int64_t)(q->grey_s - 1) * 1000000;
+    if (first == now)
+        first = 0;   /* the first refusal of the triplet */
     shape_verdict v;
+    int64_t last_close = j->dest->last_close_us;
+    if (cr->cls == RC_TOO_MANY_CONNECTIONS && !((*applied >> cr->cls) & 1) && !sched_dest_excuse(j->dest, now))
+        last_close = 0;   /* no close of ours explains this refusal: it counts */
     shape_refused(&j->dest->sh, cr, why, r->stage, (*applied >> cr->cls) & 1, j->dest->nsess,
-                  j->dest->nbusy, first, j->t_started_us, j->dest->last_close_us, now, &v);
+                  j->dest->nbusy, first, j->t_started_us, last_close, now, &v);
     *applied |= 1u << cr->cls;
     if (cr->cls == RC_GREYLISTING && !q->grey_s)
         q->grey_s = (uint32_t)((now - j->m->arrival_us) / 1000000) + 1;
@@ -285,8 +293,11 @@ static void shape_sent(sched *s, sched_job *j, int i, int64_t now)
     if (!j->dest || !j->m)
         return;
     qrcpt *q = &j->m->rcpts[j->idx[i]];
-    if (q->grey_s)
-        shape_greylist_passed(&j->dest->sh, j->m->arrival_us + (int64_t)(q->grey_s - 1) * 1000000, now);
+    if (!q->grey_s)
+        return;
+    int64_t first = sched_grey_known(j->dest, j->m, q);   /* the triplet's, not the message's */
+    shape_greylist_passed(&j->dest->sh, first ? first : j->m->arrival_us + (int64_t)(q->grey_s - 1) * 1000000,
+                          now);
 }
 
 void sched_apply_results(sched *s, sched_job *j)

@@ -106,6 +106,9 @@ class Gauntlet(unittest.TestCase):
             self.assertTrue(any(re.search(r"shaping: \S+: " + cls, l) for l in decisions),
                             f"no shaping decision for {cls} in the log:\n" + "\n".join(decisions))
 
+        # the limit is learned from the first refusals, not after a storm of reconnections
+        self.assertLessEqual(by_policy.get("max_conn_per_ip", 0), 10, f"421s by policy: {by_policy}")
+
         # once learned, the connection limit holds: no 421 for too many connections later
         # than a second after the decision (connections already being opened may still be
         # refused)

@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "sched/sched.h"
+#include "sched/sched_int.h"
 #include "test_util_sched.h"
 
 #define T0 1800000000000000LL   /* fake epoch, microseconds */
@@ -644,10 +645,36 @@ static void test_delay_warning(void **state)
     stop();
 }
 
+/* test_close_excuse - a connection refused for "too many connections" right after one of
+ * ours closed may be the receiver still counting it: one close excuses one refusal, within
+ * a second, and never while we hold as many sessions as the receiver ever took at once */
+static void test_close_excuse(void **state)
+{
+    (void)state;
+    const int64_t now = 5000000000LL;
+    sched_dest d = {0};
+    d.est_peak = 2;
+    d.nest = 1;
+    d.last_close_us = now - 200000;
+    d.close_credit = 1;
+    assert_int_equal(sched_dest_excuse(&d, now), 1);   /* one close, one excuse */
+    assert_int_equal(sched_dest_excuse(&d, now), 0);   /* and no more */
+    d.close_credit = 5;
+    d.nest = 2;
+    assert_int_equal(sched_dest_excuse(&d, now), 0);   /* at the most it ever took: counts */
+    d.nest = 1;
+    d.last_close_us = now - 1500000;
+    assert_int_equal(sched_dest_excuse(&d, now), 0);   /* too long ago */
+    d.last_close_us = now - 10000;
+    assert_int_equal(sched_dest_excuse(&d, now), 1);
+    assert_int_equal(d.close_credit, 4);
+}
+
 int main(void)
 {
     log_set_level(SL_WARN);
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_close_excuse),
         cmocka_unit_test(test_delivered),
         cmocka_unit_test(test_bounce_dsn),
         cmocka_unit_test(test_retry_schedule_and_expiry),

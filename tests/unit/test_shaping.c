@@ -47,11 +47,14 @@ static struct {
     int reputation;                /* refuse every MAIL with a reputation text */
     int refusals_421, greylisted, accepted, conns, max_open_seen;
     int64_t last_accept;
+    int quit_after_grey;           /* a session whose recipients were all greylisted says QUIT
+                                      (as sluice's agent does after refused transactions) */
 } rx;
 
 typedef struct fsess {
     int greeted, refused;
     int relay;   /* a session to the fallback relay (127.0.0.9), which has no grudge */
+    sched_dest *d;
 } fsess;
 
 static void classify_fake(const classifier *c, const classify_input *in, classify_result *out)
@@ -155,6 +158,8 @@ static int deliver(fsess *fs, sched_job *j, int64_t now)
             ok++;
         }
     }
+    if (!ok && rx.quit_after_grey)
+        return 2;   /* quitting: counted until its close (gone_later) */
     if (ok) {
         rx.acc[rx.nacc++ % 8192] = now;
         rx.accepted++;
@@ -167,6 +172,17 @@ static int deliver(fsess *fs, sched_job *j, int64_t now)
 }
 
 static int pending;
+
+/* gone_later - a quitting session's connection has closed: the receiver lets it go */
+static void gone_later(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    fsess *fs = arg;
+    rx.open--;
+    sched_sess_gone(sc, fs->d, fs);
+    free(fs);
+}
 
 static void complete(evutil_socket_t fd, short what, void *arg)
 {
@@ -181,13 +197,16 @@ static void complete(evutil_socket_t fd, short what, void *arg)
     sched_job_done(sc, fs, j, alive);
     if (!alive)
         free(fs);
+    else if (alive == 2)
+        event_base_once(base, -1, EV_TIMEOUT, gone_later, fs, &(struct timeval){0, 0});
 }
 
 static void *fa_open(void *ctx, sched_dest *d, const sched_target *t)
 {
-    (void)ctx, (void)d;
+    (void)ctx;
     fsess *fs = xcalloc(1, sizeof(fsess));
     fs->relay = !strcmp(t->hosts[0], "127.0.0.9");
+    fs->d = d;
     return fs;
 }
 
@@ -298,6 +317,56 @@ static void test_greylist_window_learned(void **state)
     if (took > 40 * SEC)
         fail_msg("took %.1fs", (double)took / SEC);
     assert_true(rx.greylisted >= 40 && rx.greylisted <= 100);
+    stop(0);
+}
+
+/* test_greylist_window_per_triplet - the receiver's window runs from the triplet's first
+ * attempt: messages to a recipient queued 12 s after the first one pass 8 s after their
+ * own first refusal, which must not teach a window of 8 s */
+static void test_greylist_window_per_triplet(void **state)
+{
+    (void)state;
+    start(NULL, 1);
+    rx.grey_delay = 20 * SEC;
+    submit_n(5, 5);
+    run_until_empty(SEC / 4, 12 * SEC);   /* greylisted at 0 s, the 15 s probe is ahead */
+    submit_n(5, 5);                       /* the same five recipients, 12 s later */
+    run_until_empty(SEC / 4, 3600 * SEC);
+    assert_int_equal(spool_count(sp), 0);
+    json_t *st = sched_status(sc);
+    json_t *d = json_array_get(json_object_get(st, "destinations"), 0);
+    json_t *w = json_object_get(d, "greylist_window_s");
+    assert_non_null(w);
+    print_message("greylist window learned: %.1fs (the receiver: 20 s)\n", json_real_value(w));
+    assert_true(json_real_value(w) >= 20.0);
+    json_decref(st);
+    stop(0);
+}
+
+/* test_connection_limit_learned_while_sessions_close - sessions of ours close all the time
+ * (greylisted transactions), yet connections refused beyond the receiver's limit still
+ * teach the limit: a close excuses one refusal at most, and none while we are at the most
+ * sessions the receiver ever took */
+static void test_connection_limit_learned_while_sessions_close(void **state)
+{
+    (void)state;
+    start("smtp_destination_concurrency_limit = 20;\nsmtp_connection_cache_time_limit = \"0s\";\n", 1);
+    rx.max_conn = 2;
+    rx.grey_delay = 20 * SEC;
+    rx.quit_after_grey = 1;
+    submit_n(100, 50);
+    run_until_empty(SEC / 10, 5 * SEC);
+    int refused = rx.refusals_421;
+    json_t *st = sched_status(sc);
+    json_t *d = json_array_get(json_object_get(st, "destinations"), 0);
+    print_message("after 5 s: %d refused connections, concurrency limit %lld\n", refused,
+                  (long long)json_integer_value(json_object_get(d, "concurrency_limit")));
+    assert_int_equal(json_integer_value(json_object_get(d, "concurrency_limit")), 2);
+    json_decref(st);
+    assert_true(refused >= 1 && refused <= 10);
+    run_until_empty(SEC / 4, 3600 * SEC);
+    assert_int_equal(spool_count(sp), 0);
+    assert_true(rx.refusals_421 <= refused + 3);
     stop(0);
 }
 
@@ -413,6 +482,8 @@ int main(void)
     log_set_level(SL_WARN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_greylist_window_learned),
+        cmocka_unit_test(test_greylist_window_per_triplet),
+        cmocka_unit_test(test_connection_limit_learned_while_sessions_close),
         cmocka_unit_test(test_connection_limit_learned_and_kept),
         cmocka_unit_test(test_rate_limit_learned),
         cmocka_unit_test(test_overload_backoff_and_reputation_pause),

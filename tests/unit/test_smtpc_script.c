@@ -1059,7 +1059,7 @@ typedef struct want_reply {
 /* The server ends the connection in the middle of a two-recipient transaction. */
 typedef struct lost_case {
     const step *steps;
-    int big;                   /* a 2 MB body (else "x\r\n") */
+    int big;                   /* a 16 MB body (else "x\r\n") */
     want_reply lost;           /* both recipients' reply and CLOSED's (closed is 1) */
     want_reply mail, data;     /* MAIL's and DATA's replies, checked when .text is set */
     int no_data;               /* DATA never had a reply: code 0 */
@@ -1087,7 +1087,7 @@ static const step l_421_after_data[] = {
     {SEND, "421 4.3.0 Error: queue file write error\r\n", 0},
     HANG_UP,
 };
-/* the server reads part of a 2 MB body, says 421 and closes */
+/* the server reads part of a 16 MB body, says 421 and closes */
 static const step l_421_mid_body[] = {
     HELLO_PIPE,
     TO_BODY,
@@ -1157,7 +1157,7 @@ static void test_lost(void **state)
     for (size_t i = 0; i < sizeof lost_cases / sizeof lost_cases[0]; i++) {
         const lost_case *lc = &lost_cases[i];
         setup(NULL);
-        char *body = lc->big ? big_body(2000000) : NULL;
+        char *body = lc->big ? big_body(16000000) : NULL;   /* more than loopback buffers hold */
         script *s = script_start(lc->steps, 0);
         smtpc_txn t;
         run_txn(s, &t, body ? body : "x\r\n");
