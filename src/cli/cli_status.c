@@ -1,11 +1,48 @@
 /* cli_status.c - `sluice status [--json]`: the running daemon's destinations (state,
- * sessions and limits, queued jobs, counts, last reply) and its queue totals. */
+ * sessions and limits, rates, queued jobs, counts, last reply, refusals by class, the last
+ * shaping decisions, next attempt) and its queue totals. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/cli.h"
 
-/* print_dest - one destination as a text row */
+/* num - a number member of o (integer or real), 0 when absent */
+static double num(json_t *o, const char *k)
+{
+    return json_number_value(json_object_get(o, k));
+}
+
+/* print_limits - concurrency, rate now and its limit, greylist window, pause, next attempt */
+static void print_limits(json_t *d)
+{
+    long long learned = (long long)num(d, "concurrency_learned");
+    printf("    concurrency %lld/%lld (%s%lld, max %lld)", (long long)num(d, "sessions"),
+           (long long)num(d, "concurrency_limit"), learned ? "learned " : "configured ",
+           learned ? learned : (long long)num(d, "concurrency_limit"), (long long)num(d, "concurrency_max"));
+    json_t *now = json_object_get(d, "rate_now"), *lim = json_object_get(d, "rate_limit");
+    printf("; rate now %lld per %gs", (long long)num(now, "messages"), num(now, "per_seconds"));
+    if (json_is_object(lim))
+        printf(", limit %lld per %gs (learned)", (long long)num(lim, "messages"), num(lim, "per_seconds"));
+    else
+        printf(", no limit known");
+    if (json_object_get(d, "greylist_window_s"))
+        printf("; greylist window %.0fs", num(d, "greylist_window_s"));
+    printf("\n    oldest ready %.0fs", num(d, "oldest_queued_s"));
+    if (json_object_get(d, "paused_for_s"))
+        printf("; paused for %.0fs more", num(d, "paused_for_s"));
+    json_t *next = json_object_get(d, "next_attempt_time");
+    if (next) {
+        double in = json_number_value(next) - (double)time(NULL);
+        if (in > 0.5)
+            printf("; next attempt in %.0fs", in);
+        else
+            printf("; next attempt now");
+    }
+    printf("\n");
+}
+
+/* print_dest - one destination: a row, then its limits, last reply, classes and decisions */
 static void print_dest(json_t *d)
 {
     printf("%-40s %-9s %3lld/%-3lld %6lld %9lld %8lld %7lld\n",
@@ -17,9 +54,30 @@ static void print_dest(json_t *d)
            (long long)json_integer_value(json_object_get(d, "delivered")),
            (long long)json_integer_value(json_object_get(d, "deferred")),
            (long long)json_integer_value(json_object_get(d, "bounced")));
+    print_limits(d);
     const char *last = json_string_value(json_object_get(d, "last_reply"));
     if (last)
-        printf("    last: %s\n", last);
+        printf("    last reply: %s (class %s, rule %s)\n", last,
+               json_string_value(json_object_get(d, "last_class")),
+               json_string_value(json_object_get(d, "last_rule")));
+    const char *k;
+    json_t *v, *counts = json_object_get(d, "counts_by_class");
+    if (json_object_size(counts)) {
+        printf("    refusals by class:");
+        json_object_foreach(counts, k, v)
+            printf(" %s %lld", k, (long long)json_integer_value(v));
+        printf("\n");
+    }
+    json_t *dec = json_object_get(d, "decisions");
+    size_t n = json_array_size(dec);
+    for (size_t i = n > 3 ? n - 3 : 0; i < n; i++) {
+        json_t *e = json_array_get(dec, i);
+        time_t t = (time_t)json_number_value(json_object_get(e, "time"));
+        struct tm tm;
+        char when[16];
+        strftime(when, sizeof when, "%H:%M:%S", localtime_r(&t, &tm));
+        printf("    %s %s\n", when, json_string_value(json_object_get(e, "decision")));
+    }
 }
 
 /* print_text - the status as a table */

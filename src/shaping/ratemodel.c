@@ -172,3 +172,11 @@ void rm_set(ratemodel *m, uint32_t n, int64_t window_us, int64_t now)
     m->refusals = 1;
     m->quiet_since_us = now;
 }
+
+uint32_t rm_count_since(const ratemodel *m, int64_t since)
+{
+    uint32_t k = 0;
+    while (k < m->n && m->t[(m->head + m->cap - 1 - k) % m->cap] >= since)
+        k++;
+    return k;
+}

@@ -48,6 +48,8 @@ int rm_window(const ratemodel *m);
 int64_t rm_allowed_at(const ratemodel *m, int64_t now, uint32_t inflight);
 /* rm_limit - the enforced limit as N messages per W microseconds; 0 when none */
 uint32_t rm_limit(const ratemodel *m, int64_t *window_us);
+/* rm_count_since - messages accepted at or after since (as far as the ring remembers) */
+uint32_t rm_count_since(const ratemodel *m, int64_t since);
 /* rm_tick - the additive probe: after probe_every_us without a refusal, allow one more */
 void rm_tick(ratemodel *m, int64_t now);
 /* rm_set - restore a learned limit (from the state file): N per window */

@@ -323,6 +323,10 @@ json_t *shape_json(const shape *sh, int64_t now)
                           sh->conc, "concurrency_max", sh->cfg->conc_max, "concurrency_learned", sh->conc_learned,
                           "rate_limit", rate, "accepted", (json_int_t)sh->accepted, "counts_by_class", counts,
                           "decisions", dec);
+    int64_t span = n ? win : 10 * SEC;   /* the rate now: over the learned window, or 10 s */
+    uint32_t recent = rm_count_since(&sh->rate, now - span);
+    json_object_set_new(o, "rate_now", json_pack("{s:i,s:f,s:f}", "messages", (int)recent, "per_seconds",
+                                                 (double)span / 1e6, "per_second", (double)recent * 1e6 / (double)span));
     if (now < sh->paused_until_us)
         json_object_set_new(o, "paused_for_s", json_real((double)(sh->paused_until_us - now) / 1e6));
     if (sh->grey_hi_us)

@@ -79,6 +79,7 @@ class Gauntlet(unittest.TestCase):
                     t_done = r["time"]
         elapsed = t_done - t0
         status = json.loads(self.d.sluice("status", "--json").stdout)
+        text = self.d.sluice("status").stdout.decode()
         time.sleep(0.5)   # the last delivery's log lines
         log = self.d.logtext()
         summary = self.sink.stop()
@@ -126,6 +127,15 @@ class Gauntlet(unittest.TestCase):
         self.assertGreaterEqual(dest["greylist_window_s"], GREYLIST)
         for cls in ("greylisting", "too_many_connections", "rate_limited"):
             self.assertGreater(dest["counts_by_class"].get(cls, 0), 0, cls)
+
+        # the rate now, and the same in the text form for people
+        self.assertIn("rate_now", dest)
+        self.assertGreater(dest["rate_now"]["per_seconds"], 0)
+        self.assertLessEqual(dest["rate_now"]["messages"], RATE_N)
+        self.assertIn("(learned 2, max", text)
+        self.assertRegex(text, r"limit \d+ per \d+s \(learned\)")
+        self.assertIn("refusals by class:", text)
+        self.assertIn("too_many_connections", text)
 
         # the time, against the theoretical minimum
         self.assertLessEqual(elapsed, BOUND * T_MIN,
