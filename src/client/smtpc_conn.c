@@ -71,7 +71,20 @@ void smtpc_write(smtpc *c, const void *p, size_t n)
     if (c->failing)   /* the QUIT after a refusal: on_write reports when it is out */
         bufferevent_enable(c->bev, EV_WRITE);
     bufferevent_write(c->bev, p, n);
-    if (!c->failing)
+    if (!c->failing && c->plain_socket && !c->push_pending) {
+        c->push_pending = 1;   /* pipelined commands leave together, after this callback */
+        event_active(c->push_ev, EV_TIMEOUT, 1);
+    }
+}
+
+/* on_push - write what was queued during the callback that just ended */
+static void on_push(evutil_socket_t fd, short what, void *arg)
+{
+    smtpc *c = arg;
+    (void)fd;
+    (void)what;
+    c->push_pending = 0;
+    if (c->bev && !c->failing)
         smtpc_push(c);
 }
 
@@ -419,6 +432,7 @@ smtpc *smtpc_connect(struct event_base *base, const netaddr *addr, const char *s
     copy_opts(c, o, server_name);
     set_names(c);
     c->timer = evtimer_new(base, on_timer, c);
+    c->push_ev = event_new(base, -1, 0, on_push, c);
     smtpc_report_init(c);
     c->state = SMTPC_S_CONNECTING;
     log_debug(LOG_NOQUEUE, "%s: connecting", c->peer);
@@ -470,6 +484,7 @@ void smtpc_destroy(smtpc *c)
     smtpc_drop(c);
     smtpc_report_clear(c);
     event_free(c->timer);
+    event_free(c->push_ev);
     event_free(c->report_ev);
     smtpc_reply_clear(&c->fail);
     dbuf_free(&c->raw);

@@ -113,6 +113,8 @@ struct smtpc {
     size_t body_off;
     int body_bol, body_done;
     int plain_socket;          /* a socket bufferevent: the output is pushed straight out */
+    struct event *push_ev;     /* pushes what this turn of the loop wrote, in one write */
+    int push_pending;
 };
 
 /* smtpc_reply.c */
