@@ -72,13 +72,7 @@ static void merge(all_ctx *c, json_t *sub, const char *prefix, const char *part)
 /* merge_report - a sub-report (built here) into the combined one */
 static void merge_report(all_ctx *c, report *sub, const char *prefix, const char *part)
 {
-    char *buf = NULL;
-    size_t n = 0;
-    FILE *f = open_memstream(&buf, &n);
-    report_print(sub, f, 1);
-    fclose(f);
-    json_t *j = json_loads(buf, 0, NULL);
-    free(buf);
+    json_t *j = report_json(sub);
     if (j)
         merge(c, j, prefix, part);
     json_decref(j);

@@ -227,3 +227,17 @@ void report_print(const report *r, FILE *out, int json)
     else
         print_text(r, out);
 }
+
+json_t *report_json(const report *r)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        return NULL;
+    report_print(r, f, 1);
+    fclose(f);
+    json_t *j = json_loads(buf, 0, NULL);
+    free(buf);
+    return j;
+}

@@ -45,6 +45,9 @@ void report_text(report *r, const char *fmt, ...) __attribute__((format(printf, 
 enum check_status report_status(const report *r);
 /* report_print - text (colour when out is a terminal and NO_COLOR is unset) or JSON */
 void report_print(const report *r, FILE *out, int json);
+/* report_json - the report as the JSON object report_print writes (caller owns it; NULL
+ * when it cannot be made) */
+json_t *report_json(const report *r);
 /* report_exit_code - 0 pass/info, 1 warn, 2 fail */
 int report_exit_code(const report *r);
 const char *check_status_name(enum check_status s);

@@ -12,18 +12,6 @@
 
 #include "test_util_doctor.h"
 
-json_t *report_json(const report *r)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    report_print(r, f, 1);
-    fclose(f);
-    json_t *j = json_loads(buf, 0, NULL);
-    free(buf);
-    assert_non_null(j);
-    return j;
-}
 
 const char *report_check_status(json_t *rep, const char *id)
 {

@@ -22,9 +22,7 @@ extern classifier *shipped_cls;
 int shipped_cls_setup(void **state);
 int shipped_cls_teardown(void **state);
 
-/* report_json - r as the JSON report_print writes, parsed (fails the test if it does not
- * parse); json_decref it */
-json_t *report_json(const report *r);
+/* (report_json, r as the JSON report_print writes, is src/doctor/report.h's) */
 
 /* report_check_status - the status of check id in a report's JSON, or "" when there is no
  * such check */
