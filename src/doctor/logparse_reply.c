@@ -126,7 +126,7 @@ static const char *exim_after(const char *s, const char *e, lp_reply *r)
         return NULL;
     r->stage = stage_of(a, (size_t)(colon - a));
     const char *b = colon + 2, *h = after(b, e, "]: ");
-    if (!strncmp(b, "host ", 5) && h)
+    if (e - b >= 5 && !memcmp(b, "host ", 5) && h)
         b = h;
     return b;
 }
@@ -238,7 +238,7 @@ void lp_reply_parse(const char *s, size_t n, lp_reply *r)
     b = reply_start(s, e, r);
     if (set_reply(b, e, r)) {
         const char *end = tail_stage(b, e, r);
-        if (r->code && b[3] == ':') {   /* "451: 4.7.1 ..." (Mailman): as the server said it */
+        if (r->code && e - b > 3 && b[3] == ':') {   /* "451: 4.7.1 ..." (Mailman): as the server said it */
             const char *x = b + 3;
             while (x < end && (*x == ':' || *x == ' '))
                 x++;

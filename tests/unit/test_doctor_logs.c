@@ -516,6 +516,7 @@ static const struct reply_case {
     {"250 2.0.0 Ok 4.7.1 mentioned", 250, "2.0.0", CS_ANY, LF_REPLY, 0, NULL},
     {"2400 seconds later", 0, "", CS_ANY, LF_OTHER, 0, NULL},
     {"4.7.1 Try again later", 0, "4.7.1", CS_ANY, LF_REPLY, 0, NULL},
+    {"host mx.test[192.0.2.1] said: 421", 421, "", CS_ANY, LF_REPLY, 0, "421"},   /* the code, then the end */
     {"", 0, "", CS_ANY, LF_OTHER, 0, ""},
 };
 
