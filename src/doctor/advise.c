@@ -12,10 +12,7 @@
 adv_item *adv_item_new(advise *a, enum check_status st, const char *id, const char *title, const char *expected,
                        const char *actual, const char *fmt, ...)
 {
-    if (a->nitems == a->capitems) {
-        a->capitems = a->capitems ? a->capitems * 2 : 16;
-        a->items = xrealloc(a->items, sizeof *a->items * (size_t)a->capitems);
-    }
+    XGROW(a->items, a->nitems, a->capitems, 16);
     adv_item *it = &a->items[a->nitems++];
     memset(it, 0, sizeof *it);
     it->st = st;
@@ -75,10 +72,7 @@ static adv_change *change_slot(advise *a, enum adv_target t, const char *name)
             return c;
         }
     }
-    if (a->nch == a->capch) {
-        a->capch = a->capch ? a->capch * 2 : 16;
-        a->ch = xrealloc(a->ch, sizeof *a->ch * (size_t)a->capch);
-    }
+    XGROW(a->ch, a->nch, a->capch, 16);
     return &a->ch[a->nch++];
 }
 
@@ -123,10 +117,7 @@ adv_want *adv_want_get(advise *a, const char *domain)
     for (int i = 0; i < a->nwants; i++)
         if (!strcmp(a->wants[i].domain, domain))
             return &a->wants[i];
-    if (a->nwants == a->capwants) {
-        a->capwants = a->capwants ? a->capwants * 2 : 8;
-        a->wants = xrealloc(a->wants, sizeof *a->wants * (size_t)a->capwants);
-    }
+    XGROW(a->wants, a->nwants, a->capwants, 8);
     adv_want *w = &a->wants[a->nwants++];
     memset(w, 0, sizeof *w);
     w->domain = domain;

@@ -83,10 +83,7 @@ static as_dest *dest_get(advise_scan *s, const char *domain)
     d = xcalloc(1, sizeof *d);
     d->domain = xstrdup(domain);
     hmap_put(s->dests, domain, d);
-    if (s->ndv == s->capdv) {
-        s->capdv = s->capdv ? s->capdv * 2 : 32;
-        s->dv = xrealloc(s->dv, sizeof *s->dv * s->capdv);
-    }
+    XGROW(s->dv, s->ndv, s->capdv, 32);
     s->dv[s->ndv++] = d;
     return d;
 }
@@ -329,10 +326,7 @@ static void add_event(advise_scan *s, as_dest *d, const logrec *rec, enum as_kin
         s->dropped += rec->has_time;
         return;
     }
-    if (d->n == d->cap) {
-        d->cap = d->cap ? d->cap * 2 : 64;
-        d->ev = xrealloc(d->ev, sizeof *d->ev * d->cap);
-    }
+    XGROW(d->ev, d->n, d->cap, 64);
     d->ev[d->n++] = (as_event){rec->t_us, conn, rec->qid[0] ? hash32(rec->qid) : 0, use, (uint8_t)k,
                                (uint8_t)rec->status};
     s->events++;

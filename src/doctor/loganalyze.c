@@ -109,10 +109,7 @@ la_dest_int *la_dest_get(loganalyzer *la, const char *domain)
     d->ivals = la_sample_new();
     d->pass = la_sample_new();
     hmap_put(la->dests, domain, d);
-    if (la->ndv == la->capdv) {
-        la->capdv = la->capdv ? la->capdv * 2 : 64;
-        la->dv = xrealloc(la->dv, la->capdv * sizeof *la->dv);
-    }
+    XGROW(la->dv, la->ndv, la->capdv, 64);
     la->dv[la->ndv++] = d;
     return d;
 }

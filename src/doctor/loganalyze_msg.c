@@ -20,10 +20,7 @@ la_msg *la_msg_get(loganalyzer *la, const logrec *rec)
     m->pub.fmt = rec->fmt;
     m->cap = la->o.timeline_cap;
     hmap_put(la->msgs, rec->qid, m);
-    if (la->nmv == la->capmv) {
-        la->capmv = la->capmv ? la->capmv * 2 : 256;
-        la->mv = xrealloc(la->mv, la->capmv * sizeof *la->mv);
-    }
+    XGROW(la->mv, la->nmv, la->capmv, 256);
     la->mv[la->nmv++] = m;
     return m;
 }
@@ -34,10 +31,7 @@ static int rs_get(la_msg *m, const char *addr, la_dest_int *d)
     for (int i = 0; i < m->nrs; i++)
         if (!strcmp(m->rs[i].addr, addr))
             return i;
-    if (m->nrs == m->caprs) {
-        m->caprs = m->caprs ? m->caprs * 2 : 2;
-        m->rs = xrealloc(m->rs, (size_t)m->caprs * sizeof *m->rs);
-    }
+    XGROW(m->rs, m->nrs, m->caprs, 2);
     la_rstate *r = &m->rs[m->nrs];
     memset(r, 0, sizeof *r);
     r->addr = xstrdup(addr);

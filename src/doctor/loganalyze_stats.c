@@ -31,10 +31,7 @@ void la_sample_add(la_sample *s, double v)
         s->max = v;
     s->seen++;
     if (s->n < LA_SAMPLES) {
-        if (s->n == s->cap) {
-            s->cap = s->cap ? s->cap * 2 : 16;
-            s->v = xrealloc(s->v, (size_t)s->cap * sizeof *s->v);
-        }
+        XGROW(s->v, s->n, s->cap, 16);
         s->v[s->n++] = v;
         return;
     }
@@ -88,10 +85,7 @@ static la_minute *minute_at(la_minutes *m, int64_t min)
         if (lo < m->n && m->m[lo].min == min)
             return &m->m[lo];
     }
-    if (m->n == m->cap) {
-        m->cap = m->cap ? m->cap * 2 : 16;
-        m->m = xrealloc(m->m, m->cap * sizeof *m->m);
-    }
+    XGROW(m->m, m->n, m->cap, 16);
     memmove(&m->m[lo + 1], &m->m[lo], (m->n - lo) * sizeof *m->m);
     m->n++;
     memset(&m->m[lo], 0, sizeof m->m[lo]);

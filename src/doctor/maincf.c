@@ -82,10 +82,7 @@ void maincf_logical_lines(const char *text, size_t len, maincf_line_fn fn, void 
 /* add_problem - remember what Postfix would say about a line */
 static void add_problem(maincf *m, int line, enum maincf_issue kind, const char *s, size_t n)
 {
-    if (m->np == m->pcap) {
-        m->pcap = m->pcap ? m->pcap * 2 : 8;
-        m->p = xrealloc(m->p, sizeof *m->p * (size_t)m->pcap);
-    }
+    XGROW(m->p, m->np, m->pcap, 8);
     size_t k = strnlen(s, n < PROBLEM_TEXT ? n : PROBLEM_TEXT);
     m->p[m->np++] = (maincf_problem){line, kind, xstrndup(s, k)};
 }
@@ -97,10 +94,7 @@ static void add_entry(maincf *m, const char *name, size_t nl, const char *val, s
     for (int i = 0; i < m->n; i++)
         if (!m->e[i].overridden && !strcmp(m->e[i].name, nm))
             m->e[i].overridden = 1;
-    if (m->n == m->cap) {
-        m->cap = m->cap ? m->cap * 2 : 32;
-        m->e = xrealloc(m->e, sizeof *m->e * (size_t)m->cap);
-    }
+    XGROW(m->e, m->n, m->cap, 32);
     m->e[m->n++] = (maincf_entry){nm, xstrndup(val, vl), first, last, 0};
 }
 

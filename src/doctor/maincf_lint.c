@@ -24,10 +24,7 @@ static maincf_finding *add(maincf_lint *l, enum check_status st, const char *id,
 static maincf_finding *add(maincf_lint *l, enum check_status st, const char *id, const char *title,
                            const char *expected, const char *actual, const char *fmt, ...)
 {
-    if (l->n == l->cap) {
-        l->cap = l->cap ? l->cap * 2 : 16;
-        l->f = xrealloc(l->f, sizeof *l->f * (size_t)l->cap);
-    }
+    XGROW(l->f, l->n, l->cap, 16);
     maincf_finding *f = &l->f[l->n++];
     memset(f, 0, sizeof *f);
     f->st = st;

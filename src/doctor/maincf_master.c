@@ -70,10 +70,7 @@ static void add_opt(mastercf_service *sv, const char *tok)
 /* add_service - a logical line's service, from its tokens */
 static void add_service(mastercf *m, const tokens *t, int line)
 {
-    if (m->n == m->cap) {
-        m->cap = m->cap ? m->cap * 2 : 16;
-        m->s = xrealloc(m->s, sizeof *m->s * (size_t)m->cap);
-    }
+    XGROW(m->s, m->n, m->cap, 16);
     mastercf_service *sv = &m->s[m->n++];
     memset(sv, 0, sizeof *sv);
     sv->name = xstrdup(t->v[0]);

@@ -58,10 +58,7 @@ static void reply_copy(smtpc_reply *dst, const smtpc_reply *src)
 /* add_line - a new transcript line, stamped now */
 static probe_line *add_line(probe_session *s, enum probe_ev ev)
 {
-    if (s->nlines == s->cap) {
-        s->cap = s->cap ? s->cap * 2 : 16;
-        s->lines = xrealloc(s->lines, sizeof *s->lines * (size_t)s->cap);
-    }
+    XGROW(s->lines, s->nlines, s->cap, 16);
     probe_line *l = &s->lines[s->nlines++];
     memset(l, 0, sizeof *l);
     l->ev = ev;

@@ -97,10 +97,7 @@ static qs_dest *dest_get(qshape *s, const char *addr)
     d->oldest_s = -1;
     d->top_cat = -1;
     hmap_put(s->dests, dom, d);
-    if (s->n == s->cap) {
-        s->cap = s->cap ? s->cap * 2 : 64;
-        s->dv = xrealloc(s->dv, s->cap * sizeof *s->dv);
-    }
+    XGROW(s->dv, s->n, s->cap, 64);
     s->dv[s->n++] = d;
     return d;
 }

@@ -65,10 +65,7 @@ void report_free(report *r)
 /* add - a new item slot */
 static item *add(report *r)
 {
-    if (r->n == r->cap) {
-        r->cap = r->cap ? r->cap * 2 : 16;
-        r->items = xrealloc(r->items, sizeof *r->items * (size_t)r->cap);
-    }
+    XGROW(r->items, r->n, r->cap, 16);
     item *it = &r->items[r->n++];
     memset(it, 0, sizeof *it);
     return it;

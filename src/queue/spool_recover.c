@@ -152,10 +152,7 @@ static void take_msg(scan *sc, const rec *r, uint64_t segno, uint64_t off, size_
 /* take_update - remember a RCPT or MSGOP record for pass 2 */
 static void take_update(scan *sc, const rec *r)
 {
-    if (sc->nu == sc->cap) {
-        sc->cap = sc->cap ? sc->cap * 2 : 256;
-        sc->u = xrealloc(sc->u, sizeof *sc->u * sc->cap);
-    }
+    XGROW(sc->u, sc->nu, sc->cap, 256);
     upd *u = &sc->u[sc->nu++];
     memset(u, 0, sizeof *u);
     u->qid = r->qid;

@@ -238,10 +238,7 @@ void sched_pump(sched *s)
         size_t n = 0;   /* this round's destinations, in ring order */
         sched_dest *d = s->ring;
         do {
-            if (n == cap) {
-                cap = cap ? cap * 2 : 16;
-                round = xrealloc(round, sizeof *round * cap);
-            }
+            XGROW(round, n, cap, 16);
             round[n++] = d;
             d = d->ring_next;
         } while (d != s->ring);
@@ -285,10 +282,7 @@ static void est_add(sched_dest *d, void *sess)
     for (int i = 0; i < d->nest; i++)
         if (d->est[i] == sess)
             return;
-    if (d->nest == d->est_cap) {
-        d->est_cap = d->est_cap ? d->est_cap * 2 : 8;
-        d->est = xrealloc(d->est, sizeof *d->est * (size_t)d->est_cap);
-    }
+    XGROW(d->est, d->nest, d->est_cap, 8);
     d->est[d->nest++] = sess;
     if (d->nest > d->est_peak)
         d->est_peak = d->nest;
@@ -333,10 +327,7 @@ static void park_session(sched *s, sched_dest *d, void *sess, int alive)
         s->total_sess--;
         return;
     }
-    if (d->nidle == d->idle_cap) {
-        d->idle_cap = d->idle_cap ? d->idle_cap * 2 : 4;
-        d->idle = xrealloc(d->idle, sizeof *d->idle * (size_t)d->idle_cap);
-    }
+    XGROW(d->idle, d->nidle, d->idle_cap, 4);
     d->idle[d->nidle++] = (idle_sess){sess, clock_now_us(), 0};
 }
 

@@ -59,10 +59,7 @@ static void collect_old(const char *key, void *val, void *arg)
     struct prune *p = arg;
     if (*(int64_t *)val >= p->before)
         return;
-    if (p->n == p->cap) {
-        p->cap = p->cap ? p->cap * 2 : 16;
-        p->keys = xrealloc(p->keys, p->cap * sizeof *p->keys);
-    }
+    XGROW(p->keys, p->n, p->cap, 16);
     p->keys[p->n++] = xstrdup(key);
 }
 

@@ -240,10 +240,7 @@ static void cmd_rcpt(smtpd_session *s, const smtp_cmd *c)
         s->hooks.on_rcpt(s, c->addr, &r);
     if (smtpd_answer(s, SMTPD_RCPT, &r, 250, "2.1.5 Ok", 0) != SMTPD_ACCEPTED)
         return;
-    if (s->nrcpt == s->rcap) {
-        s->rcap = s->rcap ? s->rcap * 2 : 8;
-        s->rcpts = xrealloc(s->rcpts, (size_t)s->rcap * sizeof *s->rcpts);
-    }
+    XGROW(s->rcpts, s->nrcpt, s->rcap, 8);
     s->rcpts[s->nrcpt++] = xstrdup(c->addr);
     s->state = SMTPD_ST_RCPT;
     cmd_ok(s);

@@ -156,10 +156,7 @@ static int add_family(classifier *c, const family *f, char *err, int errlen)
         return -1;
     }
     r.id = xstrdup(f->name);
-    if (c->fallback.n == c->fallback.cap) {
-        c->fallback.cap = c->fallback.cap ? c->fallback.cap * 2 : 16;
-        c->fallback.v = xrealloc(c->fallback.v, sizeof *c->fallback.v * (size_t)c->fallback.cap);
-    }
+    XGROW(c->fallback.v, c->fallback.n, c->fallback.cap, 16);
     c->fallback.v[c->fallback.n++] = r;
     return 0;
 }

@@ -377,10 +377,7 @@ void cl_rule_clear(cl_rule *r)
 /* rules_push - append a rule (moved) */
 static void rules_push(cl_rules *rs, cl_rule *r)
 {
-    if (rs->n == rs->cap) {
-        rs->cap = rs->cap ? rs->cap * 2 : 64;
-        rs->v = xrealloc(rs->v, sizeof *rs->v * (size_t)rs->cap);
-    }
+    XGROW(rs->v, rs->n, rs->cap, 64);
     rs->v[rs->n++] = *r;
 }
 

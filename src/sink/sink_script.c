@@ -502,10 +502,7 @@ static int parse_line(parser *ps, const char *p, const char *end)
     if (ps->p == end || *ps->p == '#')
         return 0;
     sink_script *sc = ps->sc;
-    if (sc->n == sc->cap) {
-        sc->cap = sc->cap ? sc->cap * 2 : 8;
-        sc->r = xrealloc(sc->r, (size_t)sc->cap * sizeof *sc->r);
-    }
+    XGROW(sc->r, sc->n, sc->cap, 8);
     rule *r = &sc->r[sc->n++];
     memset(r, 0, sizeof *r);
     return parse_rule(ps, r);

@@ -186,10 +186,7 @@ static int is_atom_char(unsigned char c)
 /* toks_push - append one token */
 static void toks_push(struct toks *t, enum tok_kind kind, const char *p, size_t n)
 {
-    if (t->n == t->cap) {
-        t->cap = t->cap ? t->cap * 2 : 16;
-        t->v = xrealloc(t->v, t->cap * sizeof *t->v);
-    }
+    XGROW(t->v, t->n, t->cap, 16);
     t->v[t->n++] = (struct tok){kind, kind == TK_SPECIAL ? *p : 0, p, n};
 }
 
@@ -498,10 +495,7 @@ size_t rfc5322_parse_addrs(const char *value, size_t len, rfc5322_addrs *out)
 
 void rfc5322_addrs_add(rfc5322_addrs *a, const char *addr)
 {
-    if (a->n == a->cap) {
-        a->cap = a->cap ? a->cap * 2 : 8;
-        a->v = xrealloc(a->v, a->cap * sizeof *a->v);
-    }
+    XGROW(a->v, a->n, a->cap, 8);
     a->v[a->n++] = xstrdup(addr);
 }
 
