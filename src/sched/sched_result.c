@@ -266,8 +266,6 @@ static int64_t shape_one(sched *s, sched_job *j, int i, const char *why, classif
                                                : sched_grey_known(j->dest, j->m, q);
     if (!first && q->grey_s)   /* greylisted before a restart: the message's own first */
         first = j->m->arrival_us + (int64_t)(q->grey_s - 1) * 1000000;
-    if (first == now)
-        first = 0;   /* the first refusal of the triplet */
     shape_verdict v;
     int64_t last_close = j->dest->last_close_us;
     if (cr->cls == RC_TOO_MANY_CONNECTIONS && !((*applied >> cr->cls) & 1) && !sched_dest_excuse(j->dest, now))
