@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "client/smtpc_int.h"
+#include "common/evread.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
 
@@ -124,6 +125,7 @@ void smtpc_command(smtpc *c, const char *fmt, ...)
 
 void smtpc_drop(smtpc *c)
 {
+    smtpc_read_stop(c);
     if (c->bev) {
         bufferevent_free(c->bev);
         c->bev = NULL;
@@ -245,10 +247,42 @@ static void read_replies(smtpc *c)
     }
 }
 
-/* on_read - replies arrived */
+/* on_read - replies arrived (TLS: the bufferevent read them) */
 static void on_read(struct bufferevent *b, void *arg)
 {
     read_replies(arg);
+}
+
+static void connection_ended(smtpc *c, short what);
+
+/* on_readable - a plain socket has replies, EOF or an error: read it ourselves (evread.h) */
+static void on_readable(evutil_socket_t fd, short what, void *arg)
+{
+    smtpc *c = arg;
+    ssize_t n = evread_fd(bufferevent_get_input(c->bev), fd);
+    if (n > 0)
+        read_replies(c);
+    else if (n == 0)
+        connection_ended(c, BEV_EVENT_READING | BEV_EVENT_EOF);
+    else if (errno != EAGAIN && errno != EWOULDBLOCK)
+        connection_ended(c, BEV_EVENT_READING | BEV_EVENT_ERROR);
+}
+
+/* read_start - connected on a plain socket: read with our own event from now on */
+static void read_start(smtpc *c)
+{
+    c->rev = event_new(c->base, bufferevent_getfd(c->bev), EV_READ | EV_PERSIST, on_readable, c);
+    if (c->rev)
+        event_add(c->rev, NULL);   /* the state timer watches for silence */
+    else
+        bufferevent_enable(c->bev, EV_READ);
+}
+
+void smtpc_read_stop(smtpc *c)
+{
+    if (c->rev)
+        event_free(c->rev);
+    c->rev = NULL;
 }
 
 /* quit_sent - the QUIT after a refusal is out: FAILED now, without waiting for its reply
@@ -279,8 +313,10 @@ static void salvage(smtpc *c)
     struct evbuffer *in = bufferevent_get_input(c->bev);
     if (c->f.tls_active || fd < 0)
         return;
-    while (evbuffer_get_length(in) < SMTPC_INPUT_MAX && evbuffer_read(in, fd, 16384) > 0)
+    int e = errno;
+    while (evbuffer_get_length(in) < SMTPC_INPUT_MAX && evread_fd(in, fd) > 0)
         ;
+    errno = e;
 }
 
 /* connection_ended - EOF or an error on an established connection */
@@ -306,6 +342,8 @@ static void on_event(struct bufferevent *b, short what, void *arg)
     if (c->state == SMTPC_S_CONNECTING) {
         if (what & BEV_EVENT_CONNECTED) {
             log_debug(LOG_NOQUEUE, "%s: connected", c->peer);
+            if (c->plain_socket)
+                read_start(c);
             smtpc_set_state(c, SMTPC_S_GREETING);
             smtpc_observed(c, SMTPC_STEP_CONNECTED, NULL, NULL, NULL, 0);
         } else {
@@ -384,7 +422,9 @@ static void start_connect(smtpc *c)
         return;
     }
     smtpc_use_bev(c, b);
-    bufferevent_disable(b, EV_WRITE);   /* armed by smtpc_push when needed (connect works without) */
+    /* writing is armed by smtpc_push when needed (the connect works without); reading is
+     * ours once connected (read_start) */
+    bufferevent_disable(b, EV_READ | EV_WRITE);
     c->plain_socket = 1;
     smtpc_set_state(c, SMTPC_S_CONNECTING);
     if (bufferevent_socket_connect(b, sa, (int)c->addr.len) < 0)
@@ -485,6 +525,7 @@ void smtpc_destroy(smtpc *c)
     smtpc_report_clear(c);
     event_free(c->timer);
     event_free(c->push_ev);
+    smtpc_read_stop(c);
     event_free(c->report_ev);
     smtpc_reply_clear(&c->fail);
     dbuf_free(&c->raw);

@@ -114,8 +114,13 @@ struct smtpc {
     int body_bol, body_done;
     int plain_socket;          /* a socket bufferevent: the output is pushed straight out */
     struct event *push_ev;     /* pushes what this turn of the loop wrote, in one write */
+    struct event *rev;         /* plain socket, connected: our read event (evread_fd) */
     int push_pending;
 };
+
+/* smtpc_read_stop - stop reading with our own event (before the socket is closed or
+ * handed to TLS) */
+void smtpc_read_stop(smtpc *c);
 
 /* smtpc_reply.c */
 /* smtpc_reply_set - a local reply (no server text): code 0 unless a local refusal */

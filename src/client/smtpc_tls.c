@@ -102,6 +102,7 @@ void smtpc_tls_start(smtpc *c)
         smtpc_lost_text(c, "4.7.5", "cannot start TLS with %s: no TLS session", c->host);
         return;
     }
+    smtpc_read_stop(c);   /* the TLS bufferevent reads from now on */
     bufferevent_disable(plain, EV_READ | EV_WRITE);
     bufferevent_setfd(plain, -1);   /* keep the socket open past the free */
     bufferevent_free(plain);

@@ -19,6 +19,7 @@
 
 #define SMTPD_LINE_DEFAULT 2048          /* line_limit 0: Postfix's line_length_limit */
 #define SMTPD_OUT_HIGH (256 * 1024)      /* stop reading while this much output waits */
+#define SMTPD_READ_AHEAD (64 * 1024)     /* input read while a message is committed */
 #define SMTPD_HELO_MAX 255
 
 /* Where the protocol stands (RFC 5321 §4.1.4 ordering). */
@@ -66,6 +67,7 @@ struct smtpd_listener {
     smtpd_hooks hooks;
     char *greeting;                 /* banner with $myhostname expanded */
     int port;
+    int nodelay_inherited;          /* accepted sockets get TCP_NODELAY from the listener */
     int nadmitted;                  /* sessions counted against the limits */
     int nattached;                  /* all sessions on the list */
     smtpd_session *sessions;        /* doubly linked through prev/next */
@@ -82,6 +84,7 @@ struct smtpd_session {
     struct event_base *base;
     struct bufferevent *bev;        /* NULL once disconnected */
     struct event *timer;            /* releases a held (delayed) reply */
+    struct event *rev;              /* plain socket: our read event (smtpd_read.c), else NULL */
     uint64_t id;
     struct sockaddr_storage peer;
     socklen_t peerlen;
@@ -101,6 +104,7 @@ struct smtpd_session {
     unsigned handshaking : 1;
     unsigned plain_socket : 1;      /* s->bev is a socket bufferevent: replies may go straight out */
     unsigned closed : 1;            /* on_close called */
+    unsigned rev_on : 1;            /* rev is added (reading, with the idle timeout) */
     char helo[SMTPD_HELO_MAX + 1];
     int esmtp;
     char tls_info[128];
@@ -141,6 +145,18 @@ void smtpd_session_run(smtpd_session *s);
 void smtpd_session_settle(smtpd_session *s);
 /* smtpd_session_disconnect - close the connection now; s lives on until settled */
 void smtpd_session_disconnect(smtpd_session *s);
+/* smtpd_session_readable - the socket (plain) has input, reached EOF or failed, or the idle
+ * timeout expired (what: BEV_EVENT_* as for a bufferevent event, 0 for new input) */
+void smtpd_session_readable(smtpd_session *s, short what);
+
+/* smtpd_read.c: reading a plain socket without the bufferevent (see there) */
+/* smtpd_read_start - create the read event of a plain socket session (not yet added) */
+void smtpd_read_start(smtpd_session *s);
+/* smtpd_read_enable - add or delete the read event (with the idle timeout) */
+void smtpd_read_enable(smtpd_session *s, int on);
+/* smtpd_read_stop - free the read event (before the socket is closed or handed to TLS) */
+void smtpd_read_stop(smtpd_session *s);
+
 /* smtpd_session_use_bev - make b the session's connection (callbacks, timeouts) */
 void smtpd_session_use_bev(smtpd_session *s, struct bufferevent *b);
 /* smtpd_send - queue one reply; tells on_refusal, counts errors, delays, closes */

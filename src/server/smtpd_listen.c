@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <event2/event.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/rand.h>
 #include <signal.h>
 #include <stdio.h>
@@ -169,12 +170,21 @@ static const char *admission(smtpd_listener *l, const struct sockaddr *sa, char 
     return NULL;
 }
 
+/* set_nodelay - replies go out at once, not after the client's ACK; 0 or -1 (not TCP) */
+static int set_nodelay(int fd)
+{
+    int one = 1;
+    return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
 /* on_accept - a new connection: admit or refuse it, and start its session */
 static void on_accept(struct evconnlistener *lev, evutil_socket_t fd, struct sockaddr *sa,
                       int salen, void *arg)
 {
     char buf[512];
     smtpd_listener *l = arg;
+    if (!l->nodelay_inherited)
+        set_nodelay(fd);
     smtpd_session_start(l, fd, sa, (socklen_t)salen, admission(l, sa, buf, sizeof buf));
 }
 
@@ -250,6 +260,11 @@ static int bind_listener(smtpd_listener *l, const netaddr *addr, char *err, int 
         return -1;
     }
     evconnlistener_set_error_cb(l->lev, on_accept_error);
+#ifdef __linux__
+    /* Linux copies TCP_NODELAY from the listening socket to every accepted one: set once
+     * here, it spares a system call per connection */
+    l->nodelay_inherited = set_nodelay(evconnlistener_get_fd(l->lev)) == 0;
+#endif
     if (getsockname(evconnlistener_get_fd(l->lev), (struct sockaddr *)&ss, &sslen) == 0) {
         l->port = netaddr_port((const struct sockaddr *)&ss);
         netaddr_format((const struct sockaddr *)&ss, text, sizeof text);
@@ -286,6 +301,7 @@ int smtpd_listener_adopt(smtpd_listener *l, int fd, const struct sockaddr *peer,
     if (fd < 0 || !peer || peerlen > sizeof(struct sockaddr_storage))
         return -1;
     evutil_make_socket_nonblocking(fd);
+    (void)set_nodelay(fd);   /* not TCP: ignored */
     smtpd_session_start(l, fd, peer, peerlen, admission(l, peer, buf, sizeof buf));
     return 0;
 }

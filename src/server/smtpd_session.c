@@ -271,6 +271,8 @@ void smtpd_session_run(smtpd_session *s)
 /* log_disconnect - Postfix's summary: "disconnect from host[ip] ehlo=1 mail=1 ..." */
 static void log_disconnect(const smtpd_session *s)
 {
+    if (!log_enabled(SL_INFO))
+        return;
     char list[512] = "", peer[96];
     size_t off = 0;
     unsigned all = 0, ok = 0;
@@ -301,6 +303,7 @@ static void log_disconnect(const smtpd_session *s)
 
 void smtpd_session_disconnect(smtpd_session *s)
 {
+    smtpd_read_stop(s);
     if (s->bev) {
         bufferevent_free(s->bev);
         s->bev = NULL;
@@ -336,11 +339,24 @@ static void session_free(smtpd_session *s)
 /* want_read - switch reading (and with it the idle timer) on or off */
 static void want_read(smtpd_session *s, int on)
 {
+    if (s->rev) {
+        smtpd_read_enable(s, on);
+        return;
+    }
     int is_on = (bufferevent_get_enabled(s->bev) & EV_READ) != 0;
     if (on && !is_on)
         bufferevent_enable(s->bev, EV_READ);
     else if (!on && is_on)
         bufferevent_disable(s->bev, EV_READ);
+}
+
+/* read_ahead - 1 when input is read though not processed: while a message is being
+ * committed, so reading is not switched off and on again for every message and a
+ * pipelined next command is at hand when the reply goes out; bounded by SMTPD_READ_AHEAD */
+static int read_ahead(const smtpd_session *s)
+{
+    return s->msg_pending && !s->closing && !s->tls_pending &&
+           evbuffer_get_length(bufferevent_get_input(s->bev)) < SMTPD_READ_AHEAD;
 }
 
 void smtpd_session_settle(smtpd_session *s)
@@ -362,7 +378,7 @@ void smtpd_session_settle(smtpd_session *s)
         return;
     }
     if (!s->gone)
-        want_read(s, can_process(s));
+        want_read(s, can_process(s) || read_ahead(s));
 }
 
 /* on_read - new input */
@@ -421,6 +437,10 @@ static void session_lost(smtpd_session *s, short what)
 static void on_event(struct bufferevent *b, short what, void *arg)
 {
     smtpd_session *s = arg;
+    if ((what & BEV_EVENT_TIMEOUT) && s->msg_pending) {
+        want_read(s, read_ahead(s));   /* idle while we commit is our wait, not the client's */
+        return;
+    }
     if (what & BEV_EVENT_CONNECTED)
         smtpd_tls_established(s);
     else if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING) && !s->handshaking &&
@@ -428,6 +448,16 @@ static void on_event(struct bufferevent *b, short what, void *arg)
         session_timeout(s);
     else
         session_lost(s, what);
+    smtpd_session_run(s);
+    smtpd_session_settle(s);
+}
+
+void smtpd_session_readable(smtpd_session *s, short what)
+{
+    if (what) {
+        on_event(s->bev, what, s);
+        return;
+    }
     smtpd_session_run(s);
     smtpd_session_settle(s);
 }
@@ -454,8 +484,9 @@ void smtpd_session_use_bev(smtpd_session *s, struct bufferevent *b)
 static void use_socket(smtpd_session *s, struct bufferevent *b)
 {
     attach(s, b);
-    bufferevent_enable(b, EV_READ);
     s->plain_socket = 1;
+    smtpd_read_start(s);   /* reading is ours (smtpd_read.c), not the bufferevent's */
+    want_read(s, 1);
 }
 
 /* session_greet - ask on_connect, then send the 220 banner (or its refusal) */
@@ -494,9 +525,7 @@ void smtpd_session_start(smtpd_listener *l, int fd, const struct sockaddr *sa,
                          socklen_t salen, const char *refuse)
 {
     char peer[96];
-    int one = 1;
     smtpd_session *s = session_new(l, sa, salen, refuse == NULL);
-    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);   /* not TCP: ignored */
     struct bufferevent *b = bufferevent_socket_new(l->base, fd, BEV_OPT_CLOSE_ON_FREE);
     log_info(LOG_NOQUEUE, "connect from %s", smtpd_peer_name(s, peer, sizeof peer));
     if (!b) {

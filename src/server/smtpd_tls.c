@@ -71,6 +71,7 @@ int smtpd_tls_start(smtpd_session *s)
     struct evbuffer *in = bufferevent_get_input(plain);
     evbuffer_drain(in, evbuffer_get_length(in));
     s->plain_socket = 0;
+    smtpd_read_stop(s);   /* the TLS bufferevent reads from now on */
     bufferevent_disable(plain, EV_READ | EV_WRITE);
     bufferevent_setfd(plain, -1);   /* keep the socket open past the free */
     bufferevent_free(plain);

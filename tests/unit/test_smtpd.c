@@ -814,6 +814,35 @@ static void test_async_message(void **state)
     smtpd_listener_free(l);
 }
 
+/* test_commit_outlasts_timeout - while on_message holds the message longer than the idle
+ * timeout, the client is not timed out (the wait is ours), and what it sends meanwhile is
+ * read ahead and answered, in order, after the message's reply */
+static void test_commit_outlasts_timeout(void **state)
+{
+    smtpd_opts o = default_opts();
+    o.timeout_ms = 200;
+    T.async = 1;
+    smtpd_listener *l = server_start(&o);
+    client *c = greeted(l);
+    start_message(c);
+    pump_for(c, 100);
+    cli_send(c, "RSET\r\n");
+    pump_for(c, 400);   /* twice the idle timeout */
+    assert_true(cli_silent(c, 50));
+    assert_non_null(T.held);
+    smtpd_message_done(T.held_s, T.held, NULL);
+    T.held = NULL;
+    expect(c, "250 2.0.0 Ok\r\n");   /* the message */
+    expect(c, "250 2.0.0 Ok\r\n");   /* NOOP */
+    expect(c, "250 2.0.0 Ok\r\n");   /* RSET */
+    /* the idle timeout is the client's again */
+    expect(c, "421 4.4.2 mx.test Error: timeout exceeded\r\n");
+    assert_true(cli_closed(c, WAIT_MS));
+    cli_free(c);
+    wait_sessions(l, 0);
+    smtpd_listener_free(l);
+}
+
 /* test_async_after_disconnect - the client leaves while on_message holds the message: the
  * session lives on until smtpd_message_done, which frees it (on_close once) */
 static void test_async_after_disconnect(void **state)
@@ -1110,6 +1139,7 @@ int main(void)
         cmocka_unit_test_setup(test_error_limits, setup),
         cmocka_unit_test_setup(test_connection_limits, setup),
         cmocka_unit_test_setup(test_timeout, setup),
+        cmocka_unit_test_setup(test_commit_outlasts_timeout, setup),
         cmocka_unit_test_setup(test_async_message, setup),
         cmocka_unit_test_setup(test_async_after_disconnect, setup),
         cmocka_unit_test_setup(test_hook_decisions, setup),
