@@ -25,15 +25,20 @@ void smtpc_body_stuff(struct evbuffer *out, const uint8_t *p, size_t n, int *bol
         return;
     if (*bol && p[0] == '.')
         evbuffer_add(out, ".", 1);
-    for (;;) {
-        const uint8_t *hit = memmem(p, n, "\n.", 2);
-        if (!hit)
-            break;
-        size_t seg = (size_t)(hit - p) + 1;   /* through the "\n" */
+    /* memchr for each line end, then a look at the byte after it (memmem with a 2-byte
+     * needle walks byte by byte) */
+    const uint8_t *lf = p;
+    while ((lf = memchr(lf, '\n', n - (size_t)(lf - p))) != NULL && (size_t)(lf - p) + 1 < n) {
+        if (lf[1] != '.') {
+            lf++;
+            continue;
+        }
+        size_t seg = (size_t)(lf - p) + 1;   /* through the "\n" */
         evbuffer_add(out, p, seg);
         evbuffer_add(out, ".", 1);
         p += seg;
         n -= seg;
+        lf = p;
     }
     evbuffer_add(out, p, n);
     *bol = p[n - 1] == '\n';

@@ -77,12 +77,23 @@ static size_t st_dot_cr(smtpd_scan *sc, const uint8_t *p, size_t n)
     return p[0] == '\n';
 }
 
+/* text_run - the length of the run before the first CR or LF in p[0..n): memchr in
+ * windows of TEXT_WINDOW bytes, so input without one of the two never costs a scan of the
+ * whole chunk per line */
+#define TEXT_WINDOW 256
+static size_t text_run(const uint8_t *p, size_t n)
+{
+    size_t w = n < TEXT_WINDOW ? n : TEXT_WINDOW;
+    const uint8_t *lf = memchr(p, '\n', w);
+    size_t lim = lf ? (size_t)(lf - p) : w;
+    const uint8_t *cr = memchr(p, '\r', lim);
+    return cr ? (size_t)(cr - p) : lim;
+}
+
 /* st_text - a run of line content, then a line end or a CR */
 static size_t st_text(smtpd_scan *sc, const uint8_t *p, size_t n)
 {
-    size_t i = 0;
-    while (i < n && p[i] != '\r' && p[i] != '\n')
-        i++;
+    size_t i = text_run(p, n);
     if (i) {
         store(sc, p, i);
         return i;
