@@ -102,14 +102,23 @@ static void write_pid(const sl_config *c)
 }
 
 /* new_base - the event loop; with epoll, changes to a descriptor's events within one loop
- * pass are applied as one epoll_ctl (a session's read/write toggling is otherwise many) */
+ * pass are applied as one epoll_ctl (a session's read/write toggling is otherwise many).
+ * Two priorities: the spool's completions (the 250s that clients wait for) run at 0, before
+ * the sessions' callbacks (1) of the same pass, and after every SESSION_BURST callbacks at 1
+ * the loop looks for new events again, so a completion never waits for a whole busy pass */
+#define SESSION_BURST 16
 static struct event_base *new_base(void)
 {
     struct event_config *ec = event_config_new();
     event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+    event_config_set_max_dispatch_interval(ec, NULL, SESSION_BURST, 1);
     struct event_base *b = event_base_new_with_config(ec);
     event_config_free(ec);
-    return b ? b : event_base_new();
+    if (!b)
+        b = event_base_new();
+    if (b && event_base_priority_init(b, 2) < 0)
+        log_warn(NULL, "event loop: no priorities; spool completions share the sessions' turn");
+    return b;
 }
 
 /* shutdown_all - stop accepting, finish durable writes, free everything */

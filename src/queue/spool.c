@@ -536,6 +536,7 @@ spool *spool_open(struct event_base *base, const char *dir, const spool_opts *o,
     if (writer_start(&s->w, s->spooldir, first, o->segment_size, err, errlen) < 0)
         goto fail;
     s->wake = event_new(base, s->w.efd, EV_READ | EV_PERSIST, on_wake, s);
+    event_priority_set(s->wake, 0);   /* first in its loop pass where the base has priorities */
     event_add(s->wake, NULL);
     s->tick = event_new(base, -1, EV_PERSIST, on_tick, s);
     event_add(s->tick, &(struct timeval){1, 0});
