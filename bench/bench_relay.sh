@@ -18,6 +18,11 @@
 #  3. The no-queue limit: smtpblast straight into `sluice sink`, a new connection per message
 #     ("conn") and with connections reused ("reuse", -d); and, when /usr/sbin/smtp-sink
 #     exists, straight into Postfix's smtp-sink too, for reference.
+#  4. The issue's own measurement, with the peers' tools (when smtp-source and smtp-sink are
+#     installed; RECIPE=0 skips it): at TARGET_SESSIONS, smtp-source straight into smtp-sink
+#     (the peers' nqlimit.sh: where the issue's "about 9,400 messages/s" comes from) and the
+#     same smtp-source submitting to sluiced, which relays to a fresh sluice sink.  smtp-source
+#     does not pipeline: every command waits for its reply, as many applications' clients do.
 # All runs of one rep and one session count are back to back, so ratios are taken per rep
 # (paired) and the summary reports their median.
 #
@@ -74,9 +79,12 @@ PEERS_DIR=${PEERS_DIR:-/work/shared/peers}
 WARMUP=${WARMUP:-500}
 RUN_TIMEOUT=${RUN_TIMEOUT:-300}
 SMTP_SINK_BIN=${SMTP_SINK_BIN:-/usr/sbin/smtp-sink}
+SMTP_SOURCE_BIN=${SMTP_SOURCE_BIN:-/usr/sbin/smtp-source}
+RECIPE=${RECIPE:-1}
 OUT=$BENCH_OUT/relay
 TSV=$OUT/runs.tsv
 NQTSV=$OUT/noqueue.tsv
+RTSV=$OUT/recipe.tsv
 PF_ADDR=127.0.0.1:25
 PF_TUNED=(in_flow_delay=0 default_process_limit=200 smtp_destination_concurrency_limit=50
     initial_destination_concurrency=50)
@@ -125,6 +133,8 @@ if [ "$PEER_OK" = 1 ]; then
 fi
 NQ_PEER=0
 [ -x "$SMTP_SINK_BIN" ] && [ "$(id -u)" = 0 ] && NQ_PEER=1
+RECIPE_OK=0
+[ "$RECIPE" = 1 ] && [ "$NQ_PEER" = 1 ] && [ -x "$SMTP_SOURCE_BIN" ] && RECIPE_OK=1
 
 PF_TOUCHED=0
 PF_PROFILE_NOW=""
@@ -420,6 +430,66 @@ nq_run() {
         "$who" "$mode" "$s" "$rep" "$rate" "$acc" "$rcpu" "$check"
 }
 
+# ---------------------------------------------------------------- the issue's recipe
+# source_run ADDR SESSIONS: smtp-source as the peers' nqlimit.sh runs it (a new connection per
+# message, SIZE-byte payload); seconds taken, or empty on failure
+source_run() {
+    local t0 t1
+    t0=$(b_now)
+    timeout --foreground "$RUN_TIMEOUT" "$SMTP_SOURCE_BIN" -s "$2" -m "$N" -l "$SIZE" \
+        -f sender@source.test -t rcpt@sink.test -M source.test "$1" >>"$OUT/smtp-source.err" 2>&1 || return 0
+    t1=$(b_now)
+    b_calc "$t1 - $t0"
+}
+
+# recipe_run REP: at TARGET_SESSIONS, smtp-source into smtp-sink, then smtp-source into
+# sluiced relaying to sluice sink; appends two rows to $RTSV
+recipe_run() {
+    local rep=$1 s=$TARGET_SESSIONS secs rpid tdone t0 left i check=OK why=()
+    "$SMTP_SINK_BIN" -u nobody -m 512 "$SMTPSINK_ADDR" 1024 >"$OUT/recipe-smtp-sink.log" 2>&1 &
+    rpid=$!
+    b_remember "$rpid"
+    b_wait_listen "${SMTPSINK_ADDR%:*}" "${SMTPSINK_ADDR##*:}" 10 "$rpid" || b_die "smtp-sink did not listen on $SMTPSINK_ADDR"
+    sleep 0.3
+    secs=$(source_run "$SMTPSINK_ADDR" "$s")
+    b_stop "$rpid" 10 || true
+    [ -n "$secs" ] || { check="FAIL: smtp-source into smtp-sink failed"; fail "recipe nq rep $rep: smtp-source failed"; }
+    printf 'nq\t%s\t%s\t%s\n' "$rep" "$([ -n "$secs" ] && b_calc "$N / $secs" || echo 0)" "$check" >>"$RTSV"
+    printf 'recipe  no-queue smtp-source -> smtp-sink  s=%-3s rep %s: %6.0f msgs/s  %s\n' "$s" "$rep" \
+        "$([ -n "$secs" ] && b_calc "$N / $secs" || echo 0)" "$check"
+
+    check=OK
+    sluice_start
+    sink_start "$N" "recipe-r$rep"
+    sync
+    t0=$(b_now)
+    secs=$(source_run "$SLUICE_ADDR" "$s")
+    [ -n "$secs" ] || why+=("smtp-source into sluiced failed")
+    sink_wait "$RUN_TIMEOUT" || why+=("the sink did not finish")
+    for ((i = 0; i < 200; i++)); do
+        left=$(sl_queued)
+        [ "$left" = 0 ] && break
+        sleep 0.05
+    done
+    sluice_stop
+    tdone=$(sink_done_at)
+    local sacc dups rate=0
+    sacc=$(b_json_num "$SINK_F.json" accepted); sacc=${sacc:-n/a}
+    dups=$(b_json_num "$SINK_F.json" duplicates); dups=${dups:-n/a}
+    [ "$sacc" = "$N" ] || why+=("sink accepted $sacc")
+    [ "$dups" = 0 ] || why+=("sink duplicates $dups")
+    [ "$left" = 0 ] || why+=("$left still queued")
+    [ -n "$tdone" ] || why+=("no 'sink stopping' line")
+    if [ ${#why[@]} -gt 0 ]; then
+        check="FAIL: $(IFS=,; echo "${why[*]}")"
+        fail "recipe relay rep $rep: ${why[*]}"
+    else
+        rate=$(b_calc "$N / ($tdone - $t0)")
+    fi
+    printf 'relay\t%s\t%s\t%s\n' "$rep" "$rate" "$check" >>"$RTSV"
+    printf 'recipe  relay smtp-source -> sluiced -> sluice sink  s=%-3s rep %s: %6.0f msgs/s  %s\n' "$s" "$rep" "$rate" "$check"
+}
+
 # ---------------------------------------------------------------- the run
 b_log "bench_relay: N=$N SIZE=$SIZE REPS=$REPS SESSIONS='$SESSIONS' sluiced on $SLUICE_ADDR, sink on $SINK_ADDR, spool $SPOOL_BASE (disk ${DISK:-?})"
 printf '%s\t' system profile sessions rep N blast_accepted inject_s inject_msgs_per_s e2e_s e2e_msgs_per_s \
@@ -428,6 +498,7 @@ printf '%s\t' system profile sessions rep N blast_accepted inject_s inject_msgs_
     disk_MB disk_flushes queue_left cpu_window_s background_busy_pct sluiced_loop_cpu_s >"$TSV"
 echo check >>"$TSV"
 echo -e "receiver\tmode\tsessions\trep\tN\taccepted\tmsgs_per_s\treceiver_cpu_s\tsmtpblast_cpu_s\tsink_summary_accepted\tbox_busy_s\tcheck" >"$NQTSV"
+echo -e "kind\trep\tmsgs_per_s\tcheck" >"$RTSV"
 
 PEER_NOTE=""
 if [ "$PEER_OK" = 1 ]; then
@@ -450,6 +521,7 @@ for ((rep = 1; rep <= REPS; rep++)); do
         relay_run sluice - "$s" "$rep"
         [[ " $PF_RUN_PROFILES " == *" default "* ]] && relay_run postfix default "$s" "$rep"
     done
+    [ "$RECIPE_OK" = 1 ] && recipe_run "$rep"
     if [[ " $PF_RUN_PROFILES " == *" tuned "* ]]; then
         for s in $PF_TUNED_SESSIONS; do relay_run postfix tuned "$s" "$rep"; done
         pf_profile default || true
@@ -620,6 +692,21 @@ SUMMARY=$OUT/summary.txt
         fi
     else
         echo "  [n/a ] not measured (SESSIONS must include $ts)"
+    fi
+    if [ "$RECIPE_OK" = 1 ]; then
+        # paired per rep, like the others
+        # shellcheck disable=SC2046
+        rpct=$(b_median $(awk -F'\t' 'NR > 1 && $4 == "OK" { v[$1, $2] = $3; r[$2] = 1 }
+            END { for (k in r) if (("nq", k) in v && ("relay", k) in v && v["nq", k] > 0)
+                      print 100 * v["relay", k] / v["nq", k] }' "$RTSV"))
+        # shellcheck disable=SC2046
+        rnq=$(b_median $(awk -F'\t' 'NR > 1 && $1 == "nq" && $4 == "OK" { print $3 }' "$RTSV"))
+        # shellcheck disable=SC2046
+        rrel=$(b_median $(awk -F'\t' 'NR > 1 && $1 == "relay" && $4 == "OK" { print $3 }' "$RTSV"))
+        printf '  [%s] the issue'"'"'s recipe (peers'"'"' smtp-source, %s sessions, a new connection per message): relay\n' \
+            "$(verdict "$rpct" "$TARGET_NQ_PCT")" "$ts"
+        printf '         >= %s%% of smtp-source straight into smtp-sink: %s (%s vs %s msgs/s)\n' "$TARGET_NQ_PCT" \
+            "$(b_fmt %.0f%% "$rpct")" "$(b_fmt %.0f "$rrel")" "$(b_fmt %.0f "$rnq")"
     fi
     [ "$failures" = 0 ] || echo "  $failures FAILURE(S): see the lines marked FAIL above and $TSV"
     echo
