@@ -84,6 +84,7 @@ typedef struct smtpd_opts {
     int64_t line_limit;            /* longest command line accepted */
     SSL_CTX *tls;                  /* non-NULL: offer STARTTLS (the listener takes a reference) */
     int tls_required;              /* refuse MAIL before STARTTLS (530 5.7.0) */
+    int no_chunking;               /* do not offer CHUNKING (BDAT, RFC 3030) */
     const smtpd_hooks *hooks;
     void *hook_ctx;                /* smtpd_session_ctx() returns it */
     const char *name;              /* listener name for logs/records, default "ip:port" */

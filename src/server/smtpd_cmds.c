@@ -56,6 +56,7 @@ void smtpd_transaction_reset(smtpd_session *s)
     s->nrcpt = 0;
     s->size_param = -1;
     s->body_8bitmime = s->smtputf8 = 0;
+    s->bdat_active = s->bdat_allowed = 0;
     smtpd_scan_free(&s->scan);
     if (s->state == SMTPD_ST_MAIL || s->state == SMTPD_ST_RCPT)
         s->state = SMTPD_ST_READY;
@@ -68,8 +69,9 @@ static void ehlo_text(const smtpd_session *s, char *buf, size_t len)
     char size[40] = "SIZE";
     if (o->max_message_size > 0)
         snprintf(size, sizeof size, "SIZE %lld", (long long)o->max_message_size);
-    snprintf(buf, len, "%s\nPIPELINING\n%s\n8BITMIME\nENHANCEDSTATUSCODES\nSMTPUTF8%s",
-             o->hostname, size, o->tls && !s->tls ? "\nSTARTTLS" : "");
+    snprintf(buf, len, "%s\nPIPELINING\n%s\n8BITMIME\nENHANCEDSTATUSCODES\nSMTPUTF8%s%s",
+             o->hostname, size, o->no_chunking ? "" : "\nCHUNKING",
+             o->tls && !s->tls ? "\nSTARTTLS" : "");
 }
 
 /* helo_common - HELO and EHLO: ask on_helo, reply, start afresh */
@@ -250,6 +252,10 @@ static void cmd_rcpt(smtpd_session *s, const smtp_cmd *c)
 static void cmd_data(smtpd_session *s, const smtp_cmd *c)
 {
     smtpd_reply r = {0};
+    if (s->bdat_active) {
+        refuse(s, SMTPD_DATA, 503, "5.5.1 Error: DATA after BDAT");
+        return;
+    }
     if (s->hooks.on_data)
         s->hooks.on_data(s, &r);
     if (smtpd_answer(s, SMTPD_DATA, &r, 354, "End data with <CR><LF>.<CR><LF>", 0) !=
@@ -288,11 +294,13 @@ static void cmd_vrfy(smtpd_session *s, const smtp_cmd *c)
 /* cmd_help - HELP */
 static void cmd_help(smtpd_session *s, const smtp_cmd *c)
 {
-    reply_ok(s, 214, "2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP"
-                     " STARTTLS");
+    reply_ok(s, 214, s->l->o.no_chunking ? "2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP"
+                                           " QUIT VRFY HELP STARTTLS"
+                                         : "2.0.0 Commands: HELO EHLO MAIL RCPT DATA BDAT RSET"
+                                           " NOOP QUIT VRFY HELP STARTTLS");
 }
 
-/* cmd_not_implemented - EXPN, AUTH, BDAT: not offered here */
+/* cmd_not_implemented - EXPN, AUTH (and BDAT when CHUNKING is not offered) */
 static void cmd_not_implemented(smtpd_session *s, const smtp_cmd *c)
 {
     refuse(s, SMTPD_OTHER, 502, "5.5.1 Error: command not implemented");
@@ -379,6 +387,10 @@ void smtpd_command(smtpd_session *s, const char *line, size_t len)
     const struct cmd_def *d = &cmd_table[c.verb];
     s->last = c.verb;
     s->cnt_all[c.verb]++;
+    if (c.verb == SMTP_BDAT && e == SMTP_CMD_OK && !s->l->o.no_chunking) {
+        smtpd_cmd_bdat(s, &c);   /* its bytes are read whatever the verdict: no 503 first */
+        return;
+    }
     if (!sequence_ok(s, c.verb, d) || (d->check && !d->check(s)))
         return;
     if (e != SMTP_CMD_OK) {

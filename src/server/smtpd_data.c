@@ -1,7 +1,8 @@
 /* smtpd_data.c - the DATA body: a byte-level scanner over the input chunks, the finished
  * message handed to on_message, and the hook's answer (smtpd_message_done).
  *
- * The scanner (one state per position in a line, one small function per state):
+ * The scanner (one state per position in a line, one small function per state; BDAT's
+ * chunks go through it in raw mode - no dot-unstuffing, no end marker - smtpd_bdat.c):
  *  - stores the canonical message: CRLF line ends, a bare LF stored as CRLF, a bare CR kept;
  *  - removes the leading "." of every line (dot-unstuffing);
  *  - ends only on <CRLF>.<CRLF>; a "." line after a bare LF, or a "." followed by a bare
@@ -49,18 +50,19 @@ static void store(smtpd_scan *sc, const void *p, size_t n)
 /* Each state function looks at p[0..n) (n >= 1), returns how many bytes it used; 0 only
  * when it moved to a state that will use the byte. */
 
-/* st_bol - line start after CRLF */
+/* st_bol - line start after CRLF (BDAT's raw data: a dot is text) */
 static size_t st_bol(smtpd_scan *sc, const uint8_t *p, size_t n)
 {
-    sc->state = p[0] == '.' ? SC_DOT : SC_TEXT;
-    return p[0] == '.';
+    int dot = p[0] == '.' && !sc->raw;
+    sc->state = dot ? SC_DOT : SC_TEXT;
+    return dot;
 }
 
 /* st_bol_lf - line start after a bare LF: drop a stuffed dot, never end */
 static size_t st_bol_lf(smtpd_scan *sc, const uint8_t *p, size_t n)
 {
     sc->state = SC_TEXT;
-    return p[0] == '.';
+    return p[0] == '.' && !sc->raw;
 }
 
 /* st_dot - after a leading ".": CR may complete the end marker; else the dot was stuffing */
@@ -130,6 +132,7 @@ static size_t (*const scan_table[])(smtpd_scan *, const uint8_t *, size_t) = {
 void smtpd_scan_init(smtpd_scan *sc, int64_t limit, int64_t hint)
 {
     dbuf_free(&sc->body);
+    sc->raw = 0;
     sc->state = SC_BOL;
     sc->size = 0;
     sc->limit = limit > 0 ? limit : 0;
@@ -145,6 +148,13 @@ size_t smtpd_scan_feed(smtpd_scan *sc, const uint8_t *p, size_t n, int *done)
         i += scan_table[sc->state](sc, p + i, n - i);
     *done = sc->state == SC_END;
     return i;
+}
+
+void smtpd_scan_flush(smtpd_scan *sc)
+{
+    if (sc->state == SC_CR)
+        store(sc, "\r", 1);   /* a CR that ended the data is a bare one */
+    sc->state = SC_BOL;
 }
 
 void smtpd_scan_free(smtpd_scan *sc)
@@ -173,8 +183,7 @@ static smtpd_message *message_new(smtpd_session *s)
     return m;
 }
 
-/* data_finish - the end marker was seen: refuse an oversized message, else hand it over */
-static void data_finish(smtpd_session *s)
+void smtpd_data_finish(smtpd_session *s)
 {
     s->mode = SMTPD_MODE_COMMAND;
     if (s->scan.overflow) {
@@ -207,7 +216,7 @@ int smtpd_data_step(smtpd_session *s)
         used += smtpd_scan_feed(&s->scan, v[i].iov_base, v[i].iov_len, &done);
     evbuffer_drain(in, used);
     if (done)
-        data_finish(s);
+        smtpd_data_finish(s);
     return 1;
 }
 
@@ -231,7 +240,7 @@ void smtpd_message_done(smtpd_session *s, smtpd_message *m, const smtpd_reply *r
     if (!s->gone &&
         smtpd_answer(s, SMTPD_EOM, r ? r : &dflt, 250, "2.0.0 Ok", 0) == SMTPD_ACCEPTED) {
         s->messages++;
-        s->cnt_ok[SMTP_DATA]++;
+        s->cnt_ok[s->last == SMTP_BDAT ? SMTP_BDAT : SMTP_DATA]++;
     }
     smtpd_session_run(s);
     smtpd_session_settle(s);

@@ -35,7 +35,8 @@ enum smtpd_state {
 enum smtpd_mode {
     SMTPD_MODE_COMMAND,  /* command lines */
     SMTPD_MODE_DATA,     /* message body, until <CRLF>.<CRLF> */
-    SMTPD_MODE_DISCARD   /* the rest of an over-long line, up to LF */
+    SMTPD_MODE_DISCARD,  /* the rest of an over-long line, up to LF */
+    SMTPD_MODE_BDAT      /* a BDAT chunk's bytes (smtpd_bdat.c) */
 };
 
 /* The DATA body scanner: canonical CRLF body, dot-unstuffed, size-limited. */
@@ -44,6 +45,7 @@ typedef struct smtpd_scan {
     int64_t size;        /* canonical bytes seen, stored or not */
     int64_t limit;       /* 0: none */
     int overflow;        /* size passed limit: nothing more is stored, body freed */
+    int raw;             /* BDAT data: dots are text, there is no end marker */
     dbuf body;
 } smtpd_scan;
 
@@ -116,6 +118,14 @@ struct smtpd_session {
     int body_8bitmime;
     int smtputf8;
     smtpd_scan scan;
+    /* BDAT (smtpd_bdat.c) */
+    int bdat_active;                /* the transaction's data comes in BDAT chunks */
+    int bdat_allowed;               /* on_data has accepted it */
+    uint64_t bdat_chunk;            /* the current chunk's size */
+    uint64_t bdat_left;             /* bytes of the current chunk still to read */
+    int bdat_last;                  /* the current chunk is the LAST */
+    int bdat_code;                  /* the chunk is being discarded: reply with this */
+    const char *bdat_text;
     /* I/O */
     dbuf out;                       /* replies not yet handed to the bufferevent */
     dbuf line;                      /* the command line being handled */
@@ -181,6 +191,17 @@ void smtpd_scan_init(smtpd_scan *sc, int64_t limit, int64_t hint);
  * <CRLF>.<CRLF> (the bytes after it are not used) */
 size_t smtpd_scan_feed(smtpd_scan *sc, const uint8_t *p, size_t n, int *done);
 void smtpd_scan_free(smtpd_scan *sc);
+/* smtpd_scan_flush - the data ended (BDAT LAST): store a CR still held back */
+void smtpd_scan_flush(smtpd_scan *sc);
+/* smtpd_data_finish - the data is complete: refuse an oversized message (552), else hand it
+ * to on_message (or answer it) */
+void smtpd_data_finish(smtpd_session *s);
+
+/* smtpd_bdat.c */
+/* smtpd_cmd_bdat - BDAT size [LAST]: arrange to read (or discard) the chunk */
+void smtpd_cmd_bdat(smtpd_session *s, const smtp_cmd *c);
+/* smtpd_bdat_step - read buffered chunk bytes; at the chunk's end, reply; 1 when any used */
+int smtpd_bdat_step(smtpd_session *s);
 /* smtpd_data_step - feed buffered input to the scanner; 1 when progress was made */
 int smtpd_data_step(smtpd_session *s);
 

@@ -45,8 +45,8 @@ const char *smtpd_peer_name(const smtpd_session *s, char *buf, size_t len)
 /* last_name - the command the session was at, for "after X" in logs */
 static const char *last_name(const smtpd_session *s)
 {
-    if (s->mode == SMTPD_MODE_DATA)
-        return "DATA content";
+    if (s->mode == SMTPD_MODE_DATA || s->mode == SMTPD_MODE_BDAT)
+        return s->mode == SMTPD_MODE_DATA ? "DATA content" : "BDAT content";
     if (s->last == SMTP_NVERBS)
         return "CONNECT";
     return smtp_verb_name(s->last);
@@ -255,6 +255,7 @@ static int (*const step_table[])(smtpd_session *) = {
     [SMTPD_MODE_COMMAND] = step_command,
     [SMTPD_MODE_DATA] = smtpd_data_step,
     [SMTPD_MODE_DISCARD] = step_discard,
+    [SMTPD_MODE_BDAT] = smtpd_bdat_step,
 };
 
 void smtpd_session_run(smtpd_session *s)

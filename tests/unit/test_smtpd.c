@@ -52,6 +52,7 @@ static struct {
     smtpd_message *held;
     smtpd_session *held_s;
     smtpd_reply connect_reply; /* returned by on_connect */
+    smtpd_reply data_reply;    /* returned by on_data */
 } T;
 
 /* on_connect - count; answer with T.connect_reply */
@@ -104,10 +105,11 @@ static void on_rcpt(smtpd_session *s, const char *rcpt, smtpd_reply *r)
     }
 }
 
-/* on_data - count */
+/* on_data - count; answer with T.data_reply */
 static void on_data(smtpd_session *s, smtpd_reply *r)
 {
     T.datas++;
+    *r = T.data_reply;
 }
 
 /* on_message - record the message; answer now, or keep it when T.async */
@@ -393,7 +395,7 @@ static client *greeted(smtpd_listener *l)
 
 static const char *const ehlo_reply =
     "250-mx.test\r\n250-PIPELINING\r\n250-SIZE 10000\r\n250-8BITMIME\r\n"
-    "250-ENHANCEDSTATUSCODES\r\n250 SMTPUTF8\r\n";
+    "250-ENHANCEDSTATUSCODES\r\n250-SMTPUTF8\r\n250 CHUNKING\r\n";
 
 /* setup - a fresh record before each test */
 static int setup(void **state)
@@ -425,7 +427,7 @@ static void test_greeting_and_simple_commands(void **state)
     cli_send(c, "VRFY someone\r\n");
     expect(c, "252 2.0.0 Cannot verify the user; send mail to find out\r\n");
     cli_send(c, "HELP\r\n");
-    expect(c, "214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP "
+    expect(c, "214 2.0.0 Commands: HELO EHLO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP "
               "STARTTLS\r\n");
     cli_send(c, "EXPN staff\r\n");
     expect(c, "502 5.5.1 Error: command not implemented\r\n");
@@ -489,6 +491,66 @@ static void test_pipelined_transaction(void **state)
     smtpd_listener_free(l);
 }
 
+/* test_bdat - CHUNKING: chunks are read by count (a refused one never becomes commands),
+ * the data is raw (dots untouched) but CRLF canonical, the LAST chunk is answered by
+ * on_message; DATA after BDAT, too big, and on_data's refusal */
+static void test_bdat(void **state)
+{
+    smtpd_opts o = default_opts();
+    smtpd_listener *l = server_start(&o);
+    client *c = greeted(l);
+    cli_send(c, "EHLO c\r\nBDAT 6\r\nQUIT\r\n");
+    expect(c, ehlo_reply);
+    expect(c, "503 5.5.1 Error: need MAIL command\r\n");   /* "QUIT" was data, not a command */
+    cli_send(c, "MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nBDAT 9\r\n.x\r\nline\r"
+                "BDAT 10 LAST\r\n\nbare\nend\r");
+    expect(c, "250 2.1.0 Ok\r\n");
+    expect(c, "250 2.1.5 Ok\r\n");
+    expect(c, "250 2.0.0 Ok: 9 octets received\r\n");
+    expect(c, "250 2.0.0 Ok: queued as Q1\r\n");
+    const char *body = ".x\r\nline\r\nbare\r\nend\r";   /* CR|LF across chunks is one line end */
+    assert_int_equal(T.msg.body.len, strlen(body));
+    assert_memory_equal(T.msg.body.data, body, strlen(body));
+    assert_int_equal(T.datas, 1);
+    /* DATA in a BDAT transaction; an empty LAST chunk ends it */
+    cli_send(c, "MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nBDAT 2\r\nabDATA\r\n"
+                "BDAT 0 LAST\r\n");
+    expect(c, "250 2.1.0 Ok\r\n");
+    expect(c, "250 2.1.5 Ok\r\n");
+    expect(c, "250 2.0.0 Ok: 2 octets received\r\n");
+    expect(c, "503 5.5.1 Error: DATA after BDAT\r\n");
+    expect(c, "250 2.0.0 Ok: queued as Q2\r\n");
+    assert_int_equal(T.msg.body.len, 2);
+    /* over the size limit (10000): 552 at the end, the bytes all read */
+    dbuf big = {0};
+    dbuf_puts(&big, "MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nBDAT 12000 LAST\r\n");
+    for (int i = 0; i < 12000; i++)
+        dbuf_put(&big, "y", 1);
+    dbuf_puts(&big, "NOOP\r\n");
+    cli_send_n(c, (const char *)big.data, big.len);
+    expect(c, "250 2.1.0 Ok\r\n");
+    expect(c, "250 2.1.5 Ok\r\n");
+    expect(c, "552 5.3.4 Message size exceeds fixed limit\r\n");
+    expect(c, "250 2.0.0 Ok\r\n");
+    assert_int_equal(T.messages, 2);
+    /* on_data refuses: the chunk is read, refused, and so is the next one (503) */
+    T.data_reply.code = 554;
+    snprintf(T.data_reply.text, sizeof T.data_reply.text, "5.7.1 No data today");
+    cli_send(c, "MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.com>\r\nBDAT 4\r\nRSETBDAT 4 LAST\r\n"
+                "QUIT");
+    expect(c, "250 2.1.0 Ok\r\n");
+    expect(c, "250 2.1.5 Ok\r\n");
+    expect(c, "554 5.7.1 No data today\r\n");
+    expect(c, "503 5.5.1 Error: need MAIL command\r\n");
+    assert_int_equal(T.messages, 2);
+    cli_send(c, "QUIT\r\n");
+    expect(c, "221 2.0.0 Bye\r\n");
+    dbuf_free(&big);
+    cli_free(c);
+    wait_sessions(l, 0);
+    smtpd_listener_free(l);
+}
+
 /* test_bare_lf_dot - a "." line after a bare LF, or followed by one, does not end DATA, so
  * a smuggled second message stays inside the first */
 static void test_bare_lf_dot(void **state)
@@ -528,7 +590,7 @@ static void test_size_limits(void **state)
     client *c = greeted(l);
     cli_send(c, "EHLO c\r\n");
     expect(c, "250-mx.test\r\n250-PIPELINING\r\n250-SIZE 100\r\n250-8BITMIME\r\n"
-              "250-ENHANCEDSTATUSCODES\r\n250 SMTPUTF8\r\n");
+              "250-ENHANCEDSTATUSCODES\r\n250-SMTPUTF8\r\n250 CHUNKING\r\n");
     cli_send(c, "MAIL FROM:<a@example.com> SIZE=101\r\n");
     expect(c, "552 5.3.4 Message size exceeds fixed limit\r\n");
     assert_int_equal(T.last_refusal_code, 552);
@@ -621,7 +683,7 @@ static void test_sequence_and_syntax(void **state)
         {"RCPT TO:<\xc3\xbc@example.com>", "250 2.1.5 Ok\r\n"},
         {"DATA x", "501 5.5.4 Syntax: DATA\r\n"},
         {"AUTH PLAIN", "502 5.5.1 Error: command not implemented\r\n"},
-        {"BDAT 10 LAST", "502 5.5.1 Error: command not implemented\r\n"},
+        {"BDAT ten LAST", "501 5.5.4 Syntax: BDAT size [LAST]\r\n"},   /* no size: nothing to read */
         {"RCPT TO:<bad@example.com>",
          "550 5.1.1 <bad@example.com>: Recipient address rejected\r\n"},
         {"RCPT TO:<defer@example.com>", "450 4.2.0 Try again later\r\n"},
@@ -980,7 +1042,7 @@ static void test_starttls(void **state)
     client *c = greeted(l);
     cli_send(c, "EHLO c\r\n");
     expect(c, "250-mx.test\r\n250-PIPELINING\r\n250-SIZE 10000\r\n250-8BITMIME\r\n"
-              "250-ENHANCEDSTATUSCODES\r\n250-SMTPUTF8\r\n250 STARTTLS\r\n");
+              "250-ENHANCEDSTATUSCODES\r\n250-SMTPUTF8\r\n250-CHUNKING\r\n250 STARTTLS\r\n");
     cli_send(c, "STARTTLS\r\nMAIL FROM:<injected@example.net>\r\n");
     expect(c, "220 2.0.0 Ready to start TLS\r\n");
     client_tls(c);
@@ -1030,7 +1092,7 @@ static void test_tls_required(void **state)
     client *c = greeted(l);
     cli_send(c, "EHLO c\r\n");
     expect(c, "250-mx.test\r\n250-PIPELINING\r\n250-SIZE 10000\r\n250-8BITMIME\r\n"
-              "250-ENHANCEDSTATUSCODES\r\n250-SMTPUTF8\r\n250 STARTTLS\r\n");
+              "250-ENHANCEDSTATUSCODES\r\n250-SMTPUTF8\r\n250-CHUNKING\r\n250 STARTTLS\r\n");
     cli_send(c, "MAIL FROM:<a@example.com>\r\n");
     expect(c, "530 5.7.0 Must issue a STARTTLS command first\r\n");
     cli_send(c, "STARTTLS\r\n");
@@ -1132,6 +1194,7 @@ int main(void)
         cmocka_unit_test_setup(test_greeting_and_simple_commands, setup),
         cmocka_unit_test_setup(test_pipelined_transaction, setup),
         cmocka_unit_test_setup(test_bare_lf_dot, setup),
+        cmocka_unit_test_setup(test_bdat, setup),
         cmocka_unit_test_setup(test_size_limits, setup),
         cmocka_unit_test_setup(test_too_many_recipients, setup),
         cmocka_unit_test_setup(test_sequence_and_syntax, setup),
