@@ -273,6 +273,7 @@ static void connect_addr(asess *x)
         .data_xfer_timeout_ms = cfg->smtp_data_xfer_timeout_ms,
         .data_done_timeout_ms = cfg->smtp_data_done_timeout_ms,
         .quit_timeout_ms = cfg->smtp_quit_timeout_ms,
+        .no_chunking = !cfg->smtp_use_chunking,
     };
     x->state = AS_CONNECTING;
     x->tried++;

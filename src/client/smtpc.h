@@ -60,11 +60,17 @@ typedef struct smtpc_opts {
     int64_t connect_timeout_ms, helo_timeout_ms, starttls_timeout_ms, mail_timeout_ms,
         rcpt_timeout_ms, data_init_timeout_ms, data_xfer_timeout_ms, data_done_timeout_ms,
         quit_timeout_ms;
+    int no_chunking;           /* never BDAT, even where CHUNKING is offered */
 } smtpc_opts;
+
+/* Where the server offers PIPELINING and CHUNKING, a body up to this size goes as one
+ * "BDAT n LAST" chunk (RFC 3030); a bigger one is streamed with DATA. */
+#define SMTPC_BDAT_MAX (1024 * 1024)
 
 /* What the server offered after EHLO (valid from SMTPC_EV_READY). */
 typedef struct smtpc_features {
     int esmtp, pipelining, eightbitmime, smtputf8, starttls, enhancedstatuscodes, tls_active;
+    int chunking;              /* CHUNKING (BDAT, RFC 3030) */
     int64_t size_limit;        /* SIZE n; 0 when not announced or unlimited */
     char tls_info[96];         /* "TLSv1.3 with cipher ..." when tls_active */
     int tls_verified;          /* the certificate matched verify_name */

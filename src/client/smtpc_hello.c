@@ -29,6 +29,7 @@ static const struct {
     {"SMTPUTF8", offsetof(smtpc_features, smtputf8)},
     {"STARTTLS", offsetof(smtpc_features, starttls)},
     {"ENHANCEDSTATUSCODES", offsetof(smtpc_features, enhancedstatuscodes)},
+    {"CHUNKING", offsetof(smtpc_features, chunking)},
 };
 
 /* parse_size - the number after "SIZE"; 0 when absent, bad or unlimited */

@@ -109,6 +109,7 @@ struct smtpc {
     int size_offered;          /* SIZE was announced (size_limit 0 may mean "no limit") */
     int pipelined, mail_failed, rcpt_next, naccepted, dot_only, need_rset;
     int data_piped;            /* DATA went out with MAIL and RCPT (pipelined, not held) */
+    int bdat;                  /* the body went out as "BDAT n LAST" with MAIL and RCPT */
     int rset_ends;             /* an envelope-only transaction ends with this RSET's reply */
     size_t body_off;
     int body_bol, body_done;

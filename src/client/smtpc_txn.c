@@ -1,7 +1,11 @@
 /* smtpc_txn.c - one mail transaction on a READY connection: RSET when the previous one left
  * the server mid-transaction, MAIL FROM, RCPT TO per recipient, DATA, the body
  * (smtpc_body.c), the end of data; pipelined (RFC 2920: RSET, MAIL, every RCPT and DATA in
- * one write) when the server offers PIPELINING, else one command per reply.
+ * one write) when the server offers PIPELINING, else one command per reply.  With PIPELINING
+ * and CHUNKING offered, a body up to SMTPC_BDAT_MAX goes as "BDAT n LAST" and its bytes in
+ * place of DATA (RFC 3030): raw, no dot-stuffing, one round trip less; its reply is read in
+ * the DOT state like the end of data's.  Nobody accepted: the BDAT's refusal delivers
+ * nothing, and RSET precedes the next transaction.
  *
  * Results (what the owner reads in its done callback):
  *  - mail: MAIL FROM's reply; rcpt[i]: recipient i's final answer; data: DATA's refusal or
@@ -103,6 +107,25 @@ static void send_rcpt(smtpc *c, int i)
     smtpc_command(c, "RCPT TO:<%s>", c->t->rcpts[i]);
 }
 
+/* use_bdat - the body goes as one "BDAT n LAST" chunk, pipelined after the RCPTs: the
+ * server offers PIPELINING and CHUNKING, the owner did not turn it off, and the body is not
+ * so big that it must be streamed (no dot-stuffing, no 354 round trip) */
+static int use_bdat(const smtpc *c)
+{
+    const smtpc_txn *t = c->t;
+    return c->pipelined && c->f.chunking && !c->o.no_chunking && !t->envelope_only &&
+           !t->hold_data && t->body_len <= SMTPC_BDAT_MAX;
+}
+
+/* send_bdat - the whole body as the last chunk */
+static void send_bdat(smtpc *c)
+{
+    const smtpc_txn *t = c->t;
+    smtpc_command(c, "BDAT %zu LAST", t->body_len);
+    smtpc_write(c, t->body, t->body_len);
+    log_debug(LOG_NOQUEUE, "%s: > (%zu bytes of body)", c->peer, t->body_len);
+}
+
 /* txn_begin - the first command(s) of the transaction */
 static void txn_begin(smtpc *c)
 {
@@ -117,11 +140,14 @@ static void txn_begin(smtpc *c)
         return;
     }
     send_mail(c);
-    c->data_piped = 0;
+    c->data_piped = c->bdat = 0;
     if (c->pipelined) {
         for (int i = 0; i < c->t->nrcpt; i++)
             send_rcpt(c, i);
-        if (!c->t->envelope_only && !c->t->hold_data) {
+        if (use_bdat(c)) {
+            send_bdat(c);
+            c->data_piped = c->bdat = 1;
+        } else if (!c->t->envelope_only && !c->t->hold_data) {
             smtpc_command(c, "DATA");
             c->data_piped = 1;
         }
@@ -263,6 +289,9 @@ void smtpc_on_rcpt(smtpc *c, smtpc_reply *r, const char *raw, size_t rawlen)
         smtpc_set_state(c, SMTPC_S_RCPT);
     } else if (t->envelope_only) {
         envelope_end(c);
+    } else if (c->bdat) {
+        c->dot_only = c->mail_failed || c->naccepted == 0;   /* its reply delivers nothing */
+        smtpc_set_state(c, SMTPC_S_DOT);
     } else if (c->data_piped) {
         smtpc_set_state(c, SMTPC_S_DATA);
     } else if (c->naccepted == 0) {
@@ -304,7 +333,7 @@ void smtpc_on_dot(smtpc *c, smtpc_reply *r, const char *raw, size_t rawlen)
     smtpc_reply_clear(&t->data);
     t->data = *r;
     t->accepted = !c->dot_only && r->code / 100 == 2;
-    txn_finish(c, 1);
+    txn_finish(c, !c->bdat || t->accepted);   /* after a refused BDAT: RSET before the next */
 }
 
 void smtpc_on_body(smtpc *c, smtpc_reply *r, const char *raw, size_t rawlen)

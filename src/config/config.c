@@ -119,6 +119,7 @@ static const struct param params[] = {
     {"smtp_tls_security_level", P_STR, "may", 0, 0, 0, OFF(smtp_tls_security_level), check_smtp_tls_level},
     {"smtp_tls_policy_maps", P_MAP, "", 0, 0, 0, OFF(smtp_tls_policy_maps), check_tls_policy},
     {"smtp_tls_CAfile", P_STR, "", 0, 0, 0, OFF(smtp_tls_CAfile), NULL},
+    {"smtp_use_chunking", P_BOOL, "yes", 0, 0, 0, OFF(smtp_use_chunking), NULL},
     {"smtp_connect_timeout", P_TIME, "30s", 's', 1, BIG, OFF(smtp_connect_timeout_ms), NULL},
     {"smtp_helo_timeout", P_TIME, "300s", 's', 1, BIG, OFF(smtp_helo_timeout_ms), NULL},
     {"smtp_starttls_timeout", P_TIME, "300s", 's', 1, BIG, OFF(smtp_starttls_timeout_ms), NULL},

@@ -74,6 +74,7 @@ typedef struct sl_config {
     char *smtp_tls_security_level;
     strlist smtp_tls_policy_maps;  /* "DOMAIN LEVEL" entries */
     char *smtp_tls_CAfile;
+    int smtp_use_chunking;        /* send with BDAT (RFC 3030) where CHUNKING is offered */
     int64_t smtp_connect_timeout_ms, smtp_helo_timeout_ms, smtp_starttls_timeout_ms,
         smtp_mail_timeout_ms, smtp_rcpt_timeout_ms, smtp_data_init_timeout_ms,
         smtp_data_xfer_timeout_ms, smtp_data_done_timeout_ms, smtp_quit_timeout_ms;

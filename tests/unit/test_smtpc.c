@@ -53,6 +53,7 @@ static struct {
     int64_t size_param;
     int body_8bitmime, smtputf8, tls_at_message;
     smtpd_reply connect_reply, data_reply, eom_reply;
+    int chunking;          /* the engine offers CHUNKING (most tests: DATA only) */
 } T;
 
 /* on_connect - count, note the client's address, answer with T.connect_reply */
@@ -136,6 +137,7 @@ static smtpd_opts engine_opts(void)
     o.max_rcpts = 50;
     o.hard_error_limit = 20;
     o.hooks = &hooks;
+    o.no_chunking = !T.chunking;
     return o;
 }
 
@@ -396,6 +398,55 @@ static void test_mixed_rcpt(void **state)
     assert_string_equal(T.msg.rcpt[1], "ok2@example.org");
     quit_wait();
     smtpc_txn_clear(&t);
+    smtpd_listener_free(l);
+}
+
+/* test_bdat - where the engine offers CHUNKING: the body goes as BDAT LAST, raw (leading
+ * dots untouched) and arrives exactly; all recipients refused: the BDAT's refusal is kept,
+ * nothing delivered, the next transaction (after RSET) goes through; on_data's 421 ends the
+ * connection with nothing delivered */
+static void test_bdat(void **state)
+{
+    static const char *const rcpts[] = {"ok1@example.org", "bad@example.org", NULL};
+    static const char *const refused[] = {"bad@example.org", "defer@example.org", NULL};
+    static const char body[] = ".leading dot\r\n..two\r\n.\r\nend\r\n";
+    T.chunking = 1;
+    smtpd_listener *l = engine_ready("127.0.0.1");
+    assert_true(smtpc_features_of(R.c)->chunking);
+    smtpc_txn t;
+    txn_init(&t, "sender@example.com", rcpts, body, sizeof body - 1);
+    send_wait(&t);
+    assert_int_equal(t.accepted, 1);
+    expect_reply(&t.rcpt[0], 250, "2.1.5", "Ok", SMTPC_ST_RCPT, 0);
+    expect_reply(&t.rcpt[1], 550, "5.1.1", "Recipient address rejected", SMTPC_ST_RCPT, 0);
+    assert_int_equal(t.data.code, 250);
+    assert_int_equal(t.data.stage, SMTPC_ST_BODY);
+    expect_body(body, sizeof body - 1);
+    smtpc_txn_clear(&t);
+    txn_init(&t, "sender@example.com", refused, "x\r\n", 3);
+    send_wait(&t);
+    assert_int_equal(t.accepted, 0);
+    expect_reply(&t.rcpt[0], 550, "5.1.1", "Recipient address rejected", SMTPC_ST_RCPT, 0);
+    expect_reply(&t.rcpt[1], 450, "4.2.0", "Greylisted", SMTPC_ST_RCPT, 0);
+    assert_true(t.data.code == 503 && t.data.stage == SMTPC_ST_BODY);
+    assert_int_equal(T.messages, 1);
+    smtpc_txn_clear(&t);
+    txn_init(&t, "sender@example.com", rcpts, "y\r\n", 3);
+    send_wait(&t);
+    assert_int_equal(t.accepted, 1);
+    expect_body("y\r\n", 3);
+    smtpc_txn_clear(&t);
+    T.data_reply.code = 421;
+    snprintf(T.data_reply.text, sizeof T.data_reply.text, "4.3.2 System shutting down");
+    txn_init(&t, "sender@example.com", rcpts, "z\r\n", 3);
+    send_wait(&t);
+    WAIT_FOR(R.closed);
+    assert_int_equal(t.accepted, 0);
+    assert_int_equal(t.conn_lost, 1);
+    expect_reply(&t.rcpt[0], 421, "4.3.2", "System shutting down", SMTPC_ST_BODY, 1);
+    assert_int_equal(T.messages, 2);
+    smtpc_txn_clear(&t);
+    wait_sessions(l, 0);
     smtpd_listener_free(l);
 }
 
@@ -976,6 +1027,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_big_body, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mixed_rcpt, setup, teardown),
         cmocka_unit_test_setup_teardown(test_all_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bdat, setup, teardown),
         cmocka_unit_test_setup_teardown(test_size_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_8bit_utf8, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reuse, setup, teardown),

@@ -502,6 +502,83 @@ static void test_pipelined_bytes(void **state)
     free(body);
 }
 
+/* test_bdat_bytes - PIPELINING and CHUNKING offered: MAIL, the RCPTs and "BDAT n LAST" with
+ * the raw body (no dot-stuffing, no final ".") leave before any reply; nobody accepted: the
+ * BDAT's refusal, and RSET before the next transaction; a body over SMTPC_BDAT_MAX, or the
+ * owner's no_chunking, goes with DATA */
+static void test_bdat_bytes(void **state)
+{
+#define EHLO_CHUNK "250-mx.test\r\n250-PIPELINING\r\n250-CHUNKING\r\n250 8BITMIME\r\n"
+    static const step steps[] = {
+        HELLO, {SEND, EHLO_CHUNK, 0},
+        {UNTIL, "tail\r\n", 0},   /* the body's last line: everything before a reply */
+        {SEND, "250 Ok\r\n250 Ok\r\n250 Ok\r\n250 2.0.0 Ok: queued as B1\r\n", 0},
+        {UNTIL, "x\r\n", 0},
+        {SEND, "250 Ok\r\n550 5.1.1 no\r\n554 5.5.1 Error: no valid recipients\r\n", 0},
+        {UNTIL, "DATA\r\n", 0},   /* the big body: RSET first, then DATA */
+        {SEND, "250 Ok\r\n250 Ok\r\n250 Ok\r\n250 Ok\r\n354 go\r\n", 0},
+        {UNTIL, "\r\n.\r\n", 0},
+        {SEND, "250 Ok: big\r\n", 0},
+        BYE,
+    };
+    static const char body[] = ".dot\r\n\r\n.\r\ntail\r\n";
+    script *s = start_ready(steps);
+    assert_true(smtpc_features_of(R.c)->chunking);
+    smtpc_txn t;
+    txn_init(&t, two_rcpts, body);
+    send_wait(&t);
+    assert_int_equal(t.accepted, 1);
+    expect_reply(&t.data, 250, "2.0.0", "queued as B1", SMTPC_ST_BODY, 0);
+    smtpc_txn_clear(&t);
+    txn_init(&t, one_rcpt, "x\r\n");
+    send_wait(&t);
+    assert_int_equal(t.accepted, 0);
+    expect_reply(&t.rcpt[0], 550, "5.1.1", "no", SMTPC_ST_RCPT, 0);
+    expect_reply(&t.data, 554, "5.5.1", "no valid recipients", SMTPC_ST_BODY, 0);
+    smtpc_txn_clear(&t);
+    char *big = big_body(SMTPC_BDAT_MAX + 1000);
+    txn_init(&t, two_rcpts, big);
+    send_wait(&t);
+    assert_int_equal(t.accepted, 1);
+    smtpc_txn_clear(&t);
+    quit_wait();
+    script_end(s);
+    dbuf want = {0};
+    dbuf_printf(&want, EHLO_LINE "MAIL FROM:<s@x.test>\r\nRCPT TO:<a@y.test>\r\nRCPT TO:<b@y.test>\r\n"
+                                 "BDAT %zu LAST\r\n%s"
+                                 "MAIL FROM:<s@x.test>\r\nRCPT TO:<a@y.test>\r\nBDAT 3 LAST\r\nx\r\n"
+                                 "RSET\r\nMAIL FROM:<s@x.test>\r\nRCPT TO:<a@y.test>\r\n"
+                                 "RCPT TO:<b@y.test>\r\nDATA\r\n",
+                sizeof body - 1, body);
+    ref_stuff(&want, big, strlen(big));
+    dbuf_puts(&want, ".\r\nQUIT\r\n");
+    expect_got(s, (char *)want.data, want.len);
+    dbuf_free(&want);
+    script_free(s);
+    free(big);
+
+    /* the owner turned it off */
+    static const step steps2[] = {
+        HELLO, {SEND, EHLO_CHUNK, 0}, TO_BODY, {UNTIL, "\r\n.\r\n", 0}, {SEND, "250 Ok\r\n", 0}, BYE,
+    };
+    smtpc_free(R.c);
+    smtpc_reply_clear(&R.last);
+    memset(&R, 0, sizeof R);
+    O.no_chunking = 1;
+    s = start_ready(steps2);
+    txn_init(&t, two_rcpts, "y\r\n");
+    send_wait(&t);
+    assert_int_equal(t.accepted, 1);
+    smtpc_txn_clear(&t);
+    quit_wait();
+    script_end(s);
+    static const char want2[] = EHLO_LINE "MAIL FROM:<s@x.test>\r\nRCPT TO:<a@y.test>\r\n"
+                                          "RCPT TO:<b@y.test>\r\nDATA\r\ny\r\n.\r\nQUIT\r\n";
+    expect_got(s, want2, sizeof want2 - 1);
+    script_free(s);
+#undef EHLO_CHUNK
+}
+
 /* test_lockstep_bytes - without PIPELINING every command waits for its reply; a body
  * without a final CRLF gets one before the "." */
 static void test_lockstep_bytes(void **state)
@@ -1528,6 +1605,7 @@ int main(void)
     log_set_level(SL_WARN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_pipelined_bytes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bdat_bytes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lockstep_bytes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_helo_fallback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reply_pieces, setup, teardown),
