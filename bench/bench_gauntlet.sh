@@ -300,14 +300,7 @@ peer_restore() {
     PF_TOUCHED=0
     postsuper -d ALL >/dev/null 2>&1 || true
     postfix_stop
-    local f
-    for f in main.cf master.cf main.cf.peers-orig master.cf.peers-orig; do
-        if [ -e "$TMP/etc-orig/$f" ]; then
-            cp -p "$TMP/etc-orig/$f" "/etc/postfix/$f"
-        elif [ -e "$TMP/etc-orig/$f.absent" ]; then
-            rm -f "/etc/postfix/$f"
-        fi
-    done
+    b_pf_etc_restore "$TMP/etc-orig"
     rm -f "$POSTFIX_LOG"
     b_log "Postfix stopped, its queue emptied, /etc/postfix/*.cf as they were before the bench"
 }
@@ -316,11 +309,8 @@ peer_setup() {
         PEER_OK=0; PEER_WHY="127.0.0.1:25 is taken by something other than Postfix"; return
     fi
     pf_wait_free || { PEER_OK=0; PEER_WHY="another bench kept Postfix busy for ${PF_WAIT}s"; return; }
-    mkdir -p "$TMP/etc-orig" "$PEERS_OUT"
-    local f
-    for f in main.cf master.cf main.cf.peers-orig master.cf.peers-orig; do
-        if [ -e "/etc/postfix/$f" ]; then cp -p "/etc/postfix/$f" "$TMP/etc-orig/$f"; else touch "$TMP/etc-orig/$f.absent"; fi
-    done
+    mkdir -p "$PEERS_OUT"
+    b_pf_etc_save "$TMP/etc-orig"
     PF_TOUCHED=1
     b_on_exit peer_restore
 }

@@ -184,6 +184,16 @@ static void advance(asess *x)
     }
 }
 
+/* sess_gone - free x and tell the scheduler its slot is free (x is only a handle then) */
+static void sess_gone(asess *x)
+{
+    sched_dest *d = x->d;
+    sched *s = x->a->s;
+    void *handle = x;   /* the scheduler's key for the session, never dereferenced */
+    sess_free(x);
+    sched_sess_gone(s, d, handle);
+}
+
 /* on_event - the client's connection events */
 static void on_event(void *arg, smtpc *c, enum smtpc_event ev, const smtpc_reply *r)
 {
@@ -204,11 +214,7 @@ static void on_event(void *arg, smtpc *c, enum smtpc_event ev, const smtpc_reply
         return;
     }
     if (x->state == AS_QUITTING) {   /* our own QUIT is done: the slot is free now */
-        sched_dest *d = x->d;
-        sched *s = x->a->s;
-        void *handle = x;
-        sess_free(x);
-        sched_sess_gone(s, d, handle);
+        sess_gone(x);
         return;
     }
     if (ev == SMTPC_EV_CLOSED && x->state == AS_READY && x->job) {   /* closed as a job was given */
@@ -220,11 +226,7 @@ static void on_event(void *arg, smtpc *c, enum smtpc_event ev, const smtpc_reply
         return;
     }
     if (ev == SMTPC_EV_CLOSED && x->state == AS_READY) {   /* an idle connection ended */
-        sched_dest *d = x->d;
-        sched *s = x->a->s;
-        void *handle = x;
-        sess_free(x);
-        sched_sess_gone(s, d, handle);
+        sess_gone(x);
         return;
     }
     /* FAILED, or closed before READY: this address did not work */

@@ -48,12 +48,12 @@ static void print_dest(json_t *d)
     printf("%-40s %-9s %3lld/%-3lld %6lld %9lld %8lld %7lld\n",
            json_string_value(json_object_get(d, "destination")),
            json_string_value(json_object_get(d, "state")),
-           (long long)json_integer_value(json_object_get(d, "sessions")),
-           (long long)json_integer_value(json_object_get(d, "concurrency_limit")),
-           (long long)json_integer_value(json_object_get(d, "queued_jobs")),
-           (long long)json_integer_value(json_object_get(d, "delivered")),
-           (long long)json_integer_value(json_object_get(d, "deferred")),
-           (long long)json_integer_value(json_object_get(d, "bounced")));
+           (long long)num(d, "sessions"),
+           (long long)num(d, "concurrency_limit"),
+           (long long)num(d, "queued_jobs"),
+           (long long)num(d, "delivered"),
+           (long long)num(d, "deferred"),
+           (long long)num(d, "bounced"));
     print_limits(d);
     const char *last = json_string_value(json_object_get(d, "last_reply"));
     if (last)

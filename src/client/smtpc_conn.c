@@ -313,10 +313,8 @@ static void salvage(smtpc *c)
     struct evbuffer *in = bufferevent_get_input(c->bev);
     if (c->f.tls_active || fd < 0)
         return;
-    int e = errno;
     while (evbuffer_get_length(in) < SMTPC_INPUT_MAX && evread_fd(in, fd) > 0)
         ;
-    errno = e;
 }
 
 /* connection_ended - EOF or an error on an established connection */
@@ -525,7 +523,6 @@ void smtpc_destroy(smtpc *c)
     smtpc_report_clear(c);
     event_free(c->timer);
     event_free(c->push_ev);
-    smtpc_read_stop(c);
     event_free(c->report_ev);
     smtpc_reply_clear(&c->fail);
     dbuf_free(&c->raw);

@@ -357,11 +357,11 @@ static void dest_json(const char *key, void *val, void *arg)
     json_object_set_new(o, "idle", json_integer(d->nidle));
     json_object_set_new(o, "queued_jobs", json_integer((json_int_t)d->nready));
     json_object_set_new(o, "oldest_queued_s", json_real(oldest ? (double)(now - oldest) / 1e6 : 0));
-    int64_t wake = now;
-    if (d->nready && !shape_may_start(&d->sh, now, (uint32_t)d->nbusy, &wake))
-        json_object_set_new(o, "next_attempt_time", json_real((double)wake / 1e6));   /* waiting */
-    else if (d->nready)
-        json_object_set_new(o, "next_attempt_time", json_real((double)now / 1e6));
+    int64_t wake = now;   /* now, unless shaping makes the ready jobs wait */
+    if (d->nready) {
+        shape_may_start(&d->sh, now, (uint32_t)d->nbusy, &wake);
+        json_object_set_new(o, "next_attempt_time", json_real((double)wake / 1e6));
+    }
     json_object_set_new(o, "delivered", json_integer((json_int_t)d->delivered));
     json_object_set_new(o, "deferred", json_integer((json_int_t)d->deferred));
     json_object_set_new(o, "bounced", json_integer((json_int_t)d->bounced));

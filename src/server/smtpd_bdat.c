@@ -34,10 +34,9 @@ void smtpd_cmd_bdat(smtpd_session *s, const smtp_cmd *c)
 {
     s->bdat_left = s->bdat_chunk = c->chunk_size;
     s->bdat_last = c->chunk_last;
-    s->bdat_text = chunk_refusal(s);
-    s->bdat_code = s->bdat_text ? 503 : 0;
+    s->bdat_refusal = chunk_refusal(s);
     s->mode = SMTPD_MODE_BDAT;
-    if (s->bdat_code || s->bdat_active)
+    if (s->bdat_refusal || s->bdat_active)
         return;
     s->bdat_active = 1;   /* the first chunk: on_data is asked at its end */
     smtpd_scan_init(&s->scan, s->l->o.max_message_size, s->size_param);
@@ -63,9 +62,9 @@ static void chunk_done(smtpd_session *s)
 {
     char text[80];
     s->mode = SMTPD_MODE_COMMAND;
-    if (s->bdat_code) {
-        smtpd_send(s, SMTPD_DATA, s->bdat_code, s->bdat_text, NULL, 0, SMTPD_R_ERROR);
-        s->bdat_code = 0;
+    if (s->bdat_refusal) {
+        smtpd_send(s, SMTPD_DATA, 503, s->bdat_refusal, NULL, 0, SMTPD_R_ERROR);
+        s->bdat_refusal = NULL;
         return;
     }
     if (!s->bdat_allowed) {
@@ -97,7 +96,7 @@ int smtpd_bdat_step(smtpd_session *s)
         if (avail == 0)
             return 0;
         size_t take = avail < s->bdat_left ? avail : (size_t)s->bdat_left;
-        if (!s->bdat_code) {
+        if (!s->bdat_refusal) {
             struct evbuffer_iovec v[16];
             int n = evbuffer_peek(in, (ev_ssize_t)take, NULL, v, 16), done;
             size_t left = take;

@@ -124,8 +124,7 @@ struct smtpd_session {
     uint64_t bdat_chunk;            /* the current chunk's size */
     uint64_t bdat_left;             /* bytes of the current chunk still to read */
     int bdat_last;                  /* the current chunk is the LAST */
-    int bdat_code;                  /* the chunk is being discarded: reply with this */
-    const char *bdat_text;
+    const char *bdat_refusal;       /* the chunk is being discarded: its 503 text */
     /* I/O */
     dbuf out;                       /* replies not yet handed to the bufferevent */
     dbuf line;                      /* the command line being handled */

@@ -10,8 +10,9 @@
  *    nothing is queued before them, else through the bufferevent (session_flush).
  *  - Input is processed only while nothing is pending: no held reply, no on_message call
  *    out, no STARTTLS upgrade waiting, not closing, and our output not piled up.  While
- *    blocked, reading is disabled (so is the idle timer); on resume the buffered input is
- *    processed first.
+ *    blocked, reading is disabled (so is the idle timer) - except while on_message has the
+ *    message, when up to SMTPD_READ_AHEAD bytes are read but not processed and the idle
+ *    timer does not count; on resume the buffered input is processed first.
  *  - "Close" means: stop reading, flush s->out and the socket buffer, then free.  A hook's
  *    "drop" (code -1) closes without answering that command; replies already given to
  *    earlier pipelined commands still go out, so what the client sees does not depend on
@@ -21,7 +22,6 @@
 #include <event2/event.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,8 +45,10 @@ const char *smtpd_peer_name(const smtpd_session *s, char *buf, size_t len)
 /* last_name - the command the session was at, for "after X" in logs */
 static const char *last_name(const smtpd_session *s)
 {
-    if (s->mode == SMTPD_MODE_DATA || s->mode == SMTPD_MODE_BDAT)
-        return s->mode == SMTPD_MODE_DATA ? "DATA content" : "BDAT content";
+    if (s->mode == SMTPD_MODE_DATA)
+        return "DATA content";
+    if (s->mode == SMTPD_MODE_BDAT)
+        return "BDAT content";
     if (s->last == SMTP_NVERBS)
         return "CONNECT";
     return smtp_verb_name(s->last);
@@ -455,12 +457,10 @@ static void on_event(struct bufferevent *b, short what, void *arg)
 
 void smtpd_session_readable(smtpd_session *s, short what)
 {
-    if (what) {
+    if (what)
         on_event(s->bev, what, s);
-        return;
-    }
-    smtpd_session_run(s);
-    smtpd_session_settle(s);
+    else
+        on_read(s->bev, s);
 }
 
 /* attach - b is the session's connection: callbacks and timeouts, nothing enabled yet */
