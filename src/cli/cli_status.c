@@ -1,6 +1,7 @@
 /* cli_status.c - `sluice status [--json]`: the running daemon's destinations (state,
  * sessions and limits, rates, queued jobs, counts, last reply, refusals by class, the last
- * shaping decisions, next attempt) and its queue totals. */
+ * shaping decisions, next attempt), its queue totals and the watch of its own addresses on
+ * DNS blocklists. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -80,6 +81,50 @@ static void print_dest(json_t *d)
     }
 }
 
+/* print_listings - an address's listings, one line each */
+static void print_listings(json_t *zones)
+{
+    size_t i;
+    json_t *z;
+    json_array_foreach(zones, i, z) {
+        if (strcmp(json_string_value(json_object_get(z, "verdict")), "listed"))
+            continue;
+        time_t since = (time_t)num(z, "since");
+        char when[32];
+        strftime(when, sizeof when, "%Y-%m-%d %H:%M", gmtime(&since));
+        json_t *delist = json_object_get(z, "delist");
+        printf("    LISTED on %s since %s UTC: %s%s%s\n", json_string_value(json_object_get(z, "zone")),
+               when, json_string_value(json_object_get(z, "why")),
+               delist ? "; removal: " : "", delist ? json_string_value(delist) : "");
+    }
+}
+
+/* print_blocklists - the watch of our sending addresses on DNS blocklists */
+static void print_blocklists(json_t *b)
+{
+    if (!b)
+        return;
+    json_t *off = json_object_get(b, "off");
+    if (off) {
+        printf("\nblocklists: not watched (%s)\n", json_string_value(off));
+        return;
+    }
+    printf("\nblocklists: %lld lists, every %llds", (long long)num(b, "lists"), (long long)num(b, "interval"));
+    if (json_object_get(b, "last_check"))
+        printf("; last checked %.0fs ago", (double)time(NULL) - num(b, "last_check"));
+    else
+        printf("; first check under way");
+    printf("\n");
+    size_t i;
+    json_t *a;
+    json_array_foreach(json_object_get(b, "addresses"), i, a) {
+        printf("  %-39s (%s): %lld listed, %lld clear, %lld unknown\n",
+               json_string_value(json_object_get(a, "address")), json_string_value(json_object_get(a, "source")),
+               (long long)num(a, "listed"), (long long)num(a, "clear"), (long long)num(a, "unknown"));
+        print_listings(json_object_get(a, "zones"));
+    }
+}
+
 /* print_text - the status as a table */
 static void print_text(json_t *st)
 {
@@ -99,6 +144,7 @@ static void print_text(json_t *st)
     json_t *d;
     json_array_foreach(json_object_get(st, "destinations"), i, d)
         print_dest(d);
+    print_blocklists(json_object_get(st, "blocklists"));
 }
 
 int cli_status_main(cli_globals *g, int argc, char **argv)

@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/units.h"
 #include "config/nexthop.h"
+#include "dns/dns.h"
 #include "common/xmalloc.h"
 
 enum ptype { P_STR, P_INT, P_SIZE, P_TIME, P_BOOL, P_LIST, P_MAP };
@@ -45,6 +46,8 @@ static int check_tls_policy(const char *v, const char **err);
 static int check_dns_server(const char *v, const char **err);
 static int check_log_format(const char *v, const char **err);
 static int check_bind(const char *v, const char **err);
+static int check_ip(const char *v, const char **err);
+static int check_zone(const char *v, const char **err);
 
 #define OFF(f) offsetof(sl_config, f)
 #define BIG INT64_MAX
@@ -110,6 +113,10 @@ static const struct param params[] = {
     {"reputation_backoff_time", P_TIME, "1h", 's', 100, BIG, OFF(reputation_backoff_time_ms), NULL},
     {"reputation_max_backoff_time", P_TIME, "12h", 's', 100, BIG, OFF(reputation_max_backoff_time_ms), NULL},
     {"smtp_fallback_relay", P_STR, "", 0, 0, 0, OFF(smtp_fallback_relay), check_relayhost},
+    /* blocklist watch */
+    {"dnsbl_watch_addresses", P_LIST, "", 0, 0, 0, OFF(dnsbl_watch_addresses), check_ip},
+    {"dnsbl_watch_zones", P_LIST, "", 0, 0, 0, OFF(dnsbl_watch_zones), check_zone},
+    {"dnsbl_watch_interval", P_TIME, "4h", 's', 0, BIG, OFF(dnsbl_watch_interval_ms), NULL},
     /* the SMTP client */
     {"smtp_port", P_INT, "25", 0, 1, 65535, OFF(smtp_port), NULL},
     {"smtp_helo_name", P_STR, "", 0, 0, 0, OFF(smtp_helo_name), NULL},
@@ -229,6 +236,22 @@ static int check_bind(const char *v, const char **err)
     if (!*v || netaddr_parse(v, 1, &a, err) == 0)
         return 0;
     *err = "expected a numeric IP address";
+    return -1;
+}
+
+static int check_ip(const char *v, const char **err)
+{
+    if (*v && check_bind(v, err) == 0)
+        return 0;
+    *err = "expected a numeric IP address";
+    return -1;
+}
+
+static int check_zone(const char *v, const char **err)
+{
+    if (dns_valid_name(v))
+        return 0;
+    *err = "expected a DNS zone name like zen.spamhaus.org";
     return -1;
 }
 

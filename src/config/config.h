@@ -66,6 +66,10 @@ typedef struct sl_config {
     int64_t overload_backoff_time_ms, overload_max_backoff_time_ms;
     int64_t reputation_backoff_time_ms, reputation_max_backoff_time_ms;
     char *smtp_fallback_relay;
+    /* watching our own sending addresses on DNS blocklists (daemon/blwatch.c) */
+    strlist dnsbl_watch_addresses;   /* empty: smtp_bind_address(6), else the kernel's choice */
+    strlist dnsbl_watch_zones;       /* empty: the doctor's curated list */
+    int64_t dnsbl_watch_interval_ms; /* 0: off */
     /* the SMTP client */
     int64_t smtp_port;
     char *smtp_helo_name;

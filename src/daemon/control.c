@@ -472,6 +472,8 @@ static void cmd_status(ctl_conn *c, json_t *req)
                                               "recipients", (json_int_t)st.recipients, "segments",
                                               (json_int_t)st.segments, "bytes_on_disk",
                                               (json_int_t)st.bytes_on_disk));
+    if (c->srv->d->bl)
+        json_object_set_new(o, "blocklists", blwatch_status(c->srv->d->bl));
     send_json(c, json_pack("{s:b,s:o}", "ok", 1, "status", o));
 }
 

@@ -16,6 +16,7 @@
 
 typedef struct ctl_server ctl_server;
 typedef struct maildrop maildrop;
+typedef struct blwatch blwatch;
 
 typedef struct sluiced {
     sl_config *cfg;
@@ -30,6 +31,7 @@ typedef struct sluiced {
     SSL_CTX *tls;
     ctl_server *ctl;
     maildrop *md;
+    blwatch *bl;               /* the watch of our addresses on DNS blocklists */
     uid_t owner_uid;           /* the uid the daemon runs as (after dropping privileges) */
     int stopping;
     uint64_t submitted;        /* messages accepted since start */
@@ -69,5 +71,13 @@ maildrop *maildrop_start(sluiced *d, char *err, int errlen);
 void maildrop_stop(maildrop *m);
 /* maildrop_dir - DIR/maildrop (caller frees) */
 char *maildrop_dir(const char *queue_directory);
+
+/* blwatch.c - watching our own sending addresses on DNS blocklists (dnsbl_watch_*) */
+typedef struct json_t json_t;
+blwatch *blwatch_start(sluiced *d);
+/* blwatch_stop - cancel the lookups in flight and free (before the resolver is freed) */
+void blwatch_stop(blwatch *w);
+/* blwatch_status - the watch for `sluice status` (a new reference) */
+json_t *blwatch_status(const blwatch *w);
 
 #endif

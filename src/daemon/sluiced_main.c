@@ -134,6 +134,8 @@ static void shutdown_all(sluiced *d)
     classifier_free(d->cls);
     d->cls = NULL;
     agent_free(d->agent);
+    blwatch_stop(d->bl);
+    d->bl = NULL;
     dns_free(d->dns);
     spool_close(d->sp);   /* runs the last completions: pending sessions get their replies */
     d->sched = NULL;
@@ -185,6 +187,7 @@ static int start_delivery(sluiced *d, char *err, int errlen)
     d->sched = sched_new(d->base, d->cfg, d->sp, &ag, &rs);
     sched_set_classifier(d->sched, classify, d->cls);
     agent_set_sched(d->agent, d->sched);
+    d->bl = blwatch_start(d);
     log_info(NULL, "shaping %s: replies are read with the shipped rules%s", d->cfg->shaping ? "on" : "off",
              d->cfg->reply_class_rules.n ? " and reply_class_rules" : "");
     return 0;

@@ -136,20 +136,31 @@ static const char *code_meaning(const dnsbl_zone *z, uint8_t last)
     return NULL;
 }
 
-/* describe_codes - "127.0.0.2 (SBL: ...), 127.0.0.10 (...)" */
+/* describe_codes - "127.0.0.2 (SBL: ...), 127.0.0.10 (...)": ascending, each code once */
 static void describe_codes(const dnsbl_zone *z, const dns_addr_result *r, char *buf, size_t len)
 {
+    uint32_t code[16];
+    int n = 0;
+    for (int i = 0; i < r->naddrs && n < 16; i++) {   /* ascending and once each: answers */
+        uint32_t c = ntohl(((const struct sockaddr_in *)&r->addrs[i].ss)->sin_addr.s_addr);
+        int at = n;                                    /* come in any order */
+        while (at > 0 && code[at - 1] > c)
+            at--;
+        if (at > 0 && code[at - 1] == c)
+            continue;
+        memmove(&code[at + 1], &code[at], sizeof *code * (size_t)(n - at));
+        code[at] = c;
+        n++;
+    }
     size_t o = 0;
     buf[0] = 0;
-    for (int i = 0; i < r->naddrs && o < len; i++) {
-        const uint8_t *a =
-            (const uint8_t *)&((const struct sockaddr_in *)&r->addrs[i].ss)->sin_addr;
-        const char *m = code_meaning(z, a[3]);
-        int n = snprintf(buf + o, len - o, "%s127.%u.%u.%u%s%s%s", i ? ", " : "", a[1], a[2], a[3],
-                         m ? " (" : "", m ? m : "", m ? ")" : "");
-        if (n < 0)
+    for (int i = 0; i < n && o < len; i++) {
+        const char *m = code_meaning(z, (uint8_t)code[i]);
+        int k = snprintf(buf + o, len - o, "%s127.%u.%u.%u%s%s%s", i ? ", " : "", (code[i] >> 16) & 255,
+                         (code[i] >> 8) & 255, code[i] & 255, m ? " (" : "", m ? m : "", m ? ")" : "");
+        if (k < 0)
             break;
-        o += (size_t)n;
+        o += (size_t)k;
     }
 }
 

@@ -1,6 +1,8 @@
-/* dnsbl.h - DNS blocklist checks of a sending address for `sluice doctor ip`: the curated,
+/* dnsbl.h - DNS blocklist checks of a sending address for `sluice doctor ip` and the
+ * daemon's watch of its own addresses (daemon/blwatch.c): the curated,
  * versioned zone list (dnsbl_zones.c), query names and the verdict rules (dnsbl.c), and
- * the lookups themselves, all zones at once on a private loop (dnsbl_query.c).
+ * the lookups themselves, all zones at once, on the daemon's loop or a private one
+ * (dnsbl_query.c).
  *
  * A zone's answer counts only when the zone passes its self-test (RFC 5782 5): the test
  * point 127.0.0.2 must be listed with a 127.0.0.0/8 code and 127.0.0.1 must not be.  An
@@ -55,6 +57,17 @@ int dnsbl_query_name(const struct sockaddr *sa, const char *zone, char *buf, siz
 void dnsbl_judge(const dnsbl_zone *z, const dns_addr_result *listed_point,
                  const dns_addr_result *clean_point, const dns_addr_result *subject,
                  const char *txt, dnsbl_result *out);
+/* dnsbl_lookup_start - every zone's self-test and the address, all queries in flight together
+ * on d's loop; out[i] is filled for zones[i] and cb(arg) runs once all are answered (never
+ * from inside this call).  The lookup frees itself after cb.  NULL when nothing had to be
+ * asked (every zone skipped: out is final already, cb is not called).  zones, ip's bytes
+ * and out must outlive the lookup (ip is used only during this call). */
+typedef struct dnsbl_lookup dnsbl_lookup;
+typedef void (*dnsbl_done_cb)(void *arg);
+dnsbl_lookup *dnsbl_lookup_start(dns_ctx *d, const struct sockaddr *ip, const dnsbl_zone *zones,
+                                 int n, dnsbl_result *out, dnsbl_done_cb cb, void *arg);
+/* dnsbl_lookup_cancel - stop a lookup before its cb (cb never runs; out is left as it is) */
+void dnsbl_lookup_cancel(dnsbl_lookup *l);
 /* dnsbl_check - every zone's self-test and the address, all queries in flight together on
  * a private event loop over src/dns (server as in dns_new); out[i] for zones[i].  0, or -1
  * with err when no resolver could be made. */

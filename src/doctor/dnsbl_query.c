@@ -1,8 +1,9 @@
-/* dnsbl_query.c - the DNSBL lookups of `sluice doctor ip` (dnsbl_check in dnsbl.h): for
+/* dnsbl_query.c - the DNSBL lookups (dnsbl_lookup_start and dnsbl_check in dnsbl.h): for
  * each zone the two test points (A), the address (A) and its listing text (TXT), every
- * query in flight at once on a private event loop over src/dns, so a slow zone costs one
- * timeout, not one per query.  Answers are copied out of the callbacks and judged by
- * dnsbl_judge once all are in.  Self-tests always use the IPv4 test points: they test the
+ * query in flight at once over src/dns, so a slow zone costs one timeout, not one per
+ * query.  Answers are copied out of the callbacks and judged by dnsbl_judge once all are
+ * in.  The daemon's watch (daemon/blwatch.c) runs lookups on its own loop; the doctor's
+ * dnsbl_check runs one on a private loop until it is done.  Self-tests always use the IPv4 test points: they test the
  * zone and the path to it, whatever the family of the address checked. */
 #include "doctor/dnsbl.h"
 
@@ -17,7 +18,8 @@
 enum { Q_LISTED, Q_CLEAN, Q_SUBJECT, NADDR };
 
 typedef struct slot {
-    int *pending;
+    dnsbl_lookup *l;
+    dns_query *h;           /* in flight, or NULL */
     dns_addr_result **addr; /* where an A answer goes */
     char **txt;             /* where a TXT answer goes */
 } slot;
@@ -27,6 +29,52 @@ typedef struct zone_q {
     char *txt;
     slot s[NADDR + 1];
 } zone_q;
+
+/* One lookup: owns q and the copied answers; out belongs to the caller. */
+struct dnsbl_lookup {
+    const dnsbl_zone *zones;
+    int n;
+    dnsbl_result *out;
+    zone_q *q;
+    int pending;
+    dnsbl_done_cb cb;
+    void *arg;
+};
+
+/* judge_all - verdicts from the collected answers into out, then free the answers */
+static void judge_all(dnsbl_lookup *l)
+{
+    for (int i = 0; i < l->n; i++) {
+        zone_q *q = &l->q[i];
+        if (l->out)
+            dnsbl_judge(&l->zones[i], q->a[Q_LISTED], q->a[Q_CLEAN], q->a[Q_SUBJECT], q->txt,
+                        &l->out[i]);
+        for (int k = 0; k < NADDR; k++)
+            dnsq_addr_free(q->a[k]);
+        free(q->txt);
+    }
+}
+
+/* lookup_free - the lookup and its answers (out is the caller's) */
+static void lookup_free(dnsbl_lookup *l)
+{
+    free(l->q);
+    free(l);
+}
+
+/* answered - one query less; the last one judges, tells the caller and frees the lookup */
+static void answered(slot *s)
+{
+    dnsbl_lookup *l = s->l;
+    s->h = NULL;
+    if (--l->pending > 0)
+        return;
+    judge_all(l);
+    dnsbl_done_cb cb = l->cb;
+    void *arg = l->arg;
+    lookup_free(l);
+    cb(arg);
+}
 
 /* on_addr - copy an A answer out of the callback */
 static void on_addr(void *arg, const dns_addr_result *r)
@@ -38,7 +86,7 @@ static void on_addr(void *arg, const dns_addr_result *r)
     c->addrs = xcalloc((size_t)r->naddrs + 1, sizeof *c->addrs);
     memcpy(c->addrs, r->addrs, sizeof *c->addrs * (size_t)r->naddrs);
     *s->addr = c;
-    (*s->pending)--;
+    answered(s);
 }
 
 /* on_txt - keep the first TXT string (a listing's reason or URL) */
@@ -47,7 +95,7 @@ static void on_txt(void *arg, const dns_txt_result *r)
     slot *s = arg;
     if (r->status == DNS_OK && r->n > 0)
         *s->txt = xstrdup(r->v[0]);
-    (*s->pending)--;
+    answered(s);
 }
 
 /* test_point - the sockaddr of 127.0.0.<last> */
@@ -59,20 +107,20 @@ static struct sockaddr_in test_point(int last)
 }
 
 /* ask_a - one A query into *dst */
-static void ask_a(dns_ctx *d, const struct sockaddr *sa, const char *zone, slot *s,
-                  dns_addr_result **dst, int *pending, char *name, size_t len)
+static void ask_a(dns_ctx *d, dnsbl_lookup *l, const struct sockaddr *sa, const char *zone,
+                  slot *s, dns_addr_result **dst, char *name, size_t len)
 {
-    s->pending = pending;
+    s->l = l;
     s->addr = dst;
-    (*pending)++;
+    l->pending++;
     if (dnsbl_query_name(sa, zone, name, len) < 0)
         name[0] = 0; /* an empty name fails as BADNAME, through the callback */
-    dns_query_addr(d, name, AF_INET, 1, on_addr, s);
+    s->h = dns_query_addr(d, name, AF_INET, 1, on_addr, s);
 }
 
 /* ask_zone - start a zone's queries; 0 when it is skipped (IPv6 address, IPv4-only zone) */
-static int ask_zone(dns_ctx *d, const dnsbl_zone *z, const struct sockaddr *ip, zone_q *q,
-                    int *pending, dnsbl_result *out)
+static int ask_zone(dns_ctx *d, dnsbl_lookup *l, const dnsbl_zone *z, const struct sockaddr *ip,
+                    zone_q *q, dnsbl_result *out)
 {
     char name[300];
     const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ip;
@@ -80,30 +128,53 @@ static int ask_zone(dns_ctx *d, const dnsbl_zone *z, const struct sockaddr *ip, 
     if (v6 && !z->ipv6)
         return 0;
     struct sockaddr_in t2 = test_point(2), t1 = test_point(1);
-    ask_a(d, (struct sockaddr *)&t2, z->zone, &q->s[Q_LISTED], &q->a[Q_LISTED], pending, name,
+    ask_a(d, l, (struct sockaddr *)&t2, z->zone, &q->s[Q_LISTED], &q->a[Q_LISTED], name,
           sizeof name);
-    ask_a(d, (struct sockaddr *)&t1, z->zone, &q->s[Q_CLEAN], &q->a[Q_CLEAN], pending, name,
+    ask_a(d, l, (struct sockaddr *)&t1, z->zone, &q->s[Q_CLEAN], &q->a[Q_CLEAN], name,
           sizeof name);
-    ask_a(d, ip, z->zone, &q->s[Q_SUBJECT], &q->a[Q_SUBJECT], pending, out->query,
-          sizeof out->query);
+    ask_a(d, l, ip, z->zone, &q->s[Q_SUBJECT], &q->a[Q_SUBJECT], out->query, sizeof out->query);
     slot *s = &q->s[NADDR];
-    s->pending = pending;
+    s->l = l;
     s->txt = &q->txt;
-    (*pending)++;
-    dns_query_txt(d, out->query, on_txt, s);
+    l->pending++;
+    s->h = dns_query_txt(d, out->query, on_txt, s);
     return 1;
 }
 
-/* judge_all - verdicts from the collected answers, then free them */
-static void judge_all(const dnsbl_zone *zones, int n, zone_q *q, dnsbl_result *out)
+dnsbl_lookup *dnsbl_lookup_start(dns_ctx *d, const struct sockaddr *ip, const dnsbl_zone *zones,
+                                 int n, dnsbl_result *out, dnsbl_done_cb cb, void *arg)
 {
+    dnsbl_lookup *l = xcalloc(1, sizeof *l);
+    *l = (dnsbl_lookup){.zones = zones, .n = n, .out = out, .cb = cb, .arg = arg};
+    l->q = xcalloc((size_t)n + 1, sizeof *l->q);
     for (int i = 0; i < n; i++) {
-        dnsbl_judge(&zones[i], q[i].a[Q_LISTED], q[i].a[Q_CLEAN], q[i].a[Q_SUBJECT], q[i].txt,
-                    &out[i]);
-        for (int k = 0; k < NADDR; k++)
-            dnsq_addr_free(q[i].a[k]);
-        free(q[i].txt);
+        memset(&out[i], 0, sizeof out[i]);
+        ask_zone(d, l, &zones[i], ip, &l->q[i], &out[i]);
     }
+    if (l->pending > 0)
+        return l;
+    judge_all(l);   /* nothing to ask: every zone is skipped, and final now */
+    lookup_free(l);
+    return NULL;
+}
+
+void dnsbl_lookup_cancel(dnsbl_lookup *l)
+{
+    if (!l)
+        return;
+    for (int i = 0; i < l->n; i++)
+        for (int k = 0; k <= NADDR; k++)
+            if (l->q[i].s[k].h)
+                dns_cancel(l->q[i].s[k].h);
+    l->out = NULL;   /* the caller's results are not touched any more */
+    judge_all(l);
+    lookup_free(l);
+}
+
+/* on_check_done - dnsbl_check's lookup has finished */
+static void on_check_done(void *arg)
+{
+    *(int *)arg = 1;
 }
 
 int dnsbl_check(const char *server, int64_t timeout_ms, const struct sockaddr *ip,
@@ -116,16 +187,10 @@ int dnsbl_check(const char *server, int64_t timeout_ms, const struct sockaddr *i
             event_base_free(base);
         return -1;
     }
-    zone_q *q = xcalloc((size_t)n + 1, sizeof *q);
-    int pending = 0;
-    for (int i = 0; i < n; i++) {
-        memset(&out[i], 0, sizeof out[i]);
-        ask_zone(d, &zones[i], ip, &q[i], &pending, &out[i]);
-    }
-    while (pending > 0)
-        event_base_loop(base, EVLOOP_ONCE);
-    judge_all(zones, n, q, out);
-    free(q);
+    int done = 0;
+    if (dnsbl_lookup_start(d, ip, zones, n, out, on_check_done, &done))
+        while (!done)
+            event_base_loop(base, EVLOOP_ONCE);
     dns_free(d);
     event_base_free(base);
     return 0;
