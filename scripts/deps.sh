@@ -6,7 +6,7 @@ set -eu
 
 build_pkgs="build-essential cmake pkg-config libevent-dev libssl-dev libunbound-dev
   libconfig-dev libjansson-dev libpcre2-dev openssl zlib1g-dev"
-test_pkgs="libcmocka-dev clang libclang-rt-14-dev python3 swaks iproute2 procps knot"
+test_pkgs="libcmocka-dev clang libclang-rt-14-dev python3 python3-dkim swaks iproute2 procps knot"
 bench_pkgs="postfix bc sysstat"
 
 want=""

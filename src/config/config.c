@@ -48,6 +48,8 @@ static int check_log_format(const char *v, const char **err);
 static int check_bind(const char *v, const char **err);
 static int check_ip(const char *v, const char **err);
 static int check_zone(const char *v, const char **err);
+static int check_dkim_key(const char *v, const char **err);
+static int check_field_name(const char *v, const char **err);
 
 #define OFF(f) offsetof(sl_config, f)
 #define BIG INT64_MAX
@@ -117,6 +119,13 @@ static const struct param params[] = {
     {"dnsbl_watch_addresses", P_LIST, "", 0, 0, 0, OFF(dnsbl_watch_addresses), check_ip},
     {"dnsbl_watch_zones", P_LIST, "", 0, 0, 0, OFF(dnsbl_watch_zones), check_zone},
     {"dnsbl_watch_interval", P_TIME, "4h", 's', 0, BIG, OFF(dnsbl_watch_interval_ms), NULL},
+    /* DKIM signing */
+    {"dkim_signing_keys", P_MAP, "", 0, 0, 0, OFF(dkim_signing_keys), check_dkim_key},
+    {"dkim_signed_headers", P_LIST,
+     "From, Reply-To, Subject, Date, To, Cc, Message-ID, In-Reply-To, References, MIME-Version, "
+     "Content-Type, Content-Transfer-Encoding, Content-Disposition, List-Id, List-Unsubscribe, "
+     "List-Unsubscribe-Post, Sender", 0, 0, 0, OFF(dkim_signed_headers), check_field_name},
+    {"dkim_oversigned_headers", P_LIST, "From", 0, 0, 0, OFF(dkim_oversigned_headers), check_field_name},
     /* the SMTP client */
     {"smtp_port", P_INT, "25", 0, 1, 65535, OFF(smtp_port), NULL},
     {"smtp_helo_name", P_STR, "", 0, 0, 0, OFF(smtp_helo_name), NULL},
@@ -252,6 +261,37 @@ static int check_zone(const char *v, const char **err)
     if (dns_valid_name(v))
         return 0;
     *err = "expected a DNS zone name like zen.spamhaus.org";
+    return -1;
+}
+
+static int check_dkim_key(const char *v, const char **err)
+{
+    char dom[256], sel[64], path[1024], extra[2];
+    if (sscanf(v, "%255s %63s %1023s %1s", dom, sel, path, extra) != 3) {
+        *err = "expected \"DOMAIN SELECTOR /path/to/key.pem\"";
+        return -1;
+    }
+    if (!dns_valid_name(dom) || !dns_valid_name(sel)) {
+        *err = "the domain and the selector must be valid DNS names";
+        return -1;
+    }
+    if (path[0] != '/') {
+        *err = "the key file must be an absolute path";
+        return -1;
+    }
+    return 0;
+}
+
+static int check_field_name(const char *v, const char **err)
+{
+    for (const char *p = v; *p; p++)
+        if (*p <= ' ' || *p > '~' || *p == ':') {
+            *err = "expected a header field name like List-Unsubscribe";
+            return -1;
+        }
+    if (*v)
+        return 0;
+    *err = "expected a header field name like List-Unsubscribe";
     return -1;
 }
 

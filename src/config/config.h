@@ -70,6 +70,9 @@ typedef struct sl_config {
     strlist dnsbl_watch_addresses;   /* empty: smtp_bind_address(6), else the kernel's choice */
     strlist dnsbl_watch_zones;       /* empty: the doctor's curated list */
     int64_t dnsbl_watch_interval_ms; /* 0: off */
+    /* DKIM signing (daemon/signer.c) */
+    strlist dkim_signing_keys;       /* "DOMAIN SELECTOR KEYFILE" */
+    strlist dkim_signed_headers, dkim_oversigned_headers;
     /* the SMTP client */
     int64_t smtp_port;
     char *smtp_helo_name;

@@ -2,7 +2,9 @@
  * a Received: field is prepended; a local submission also gets From:, Date: and Message-ID:
  * when it lacks them, and an SMTP submission (a client in mynetworks: an application) gets
  * Date: and Message-ID: when it lacks them.  The queue id is assigned here, because the
- * Received: and Message-ID: fields carry it.  Logs the "queued" line of the message. */
+ * Received: and Message-ID: fields carry it.  Logs the "queued" line of the message.
+ * Mail from a domain with a DKIM key is signed (signer.c) before it goes to the spool: the
+ * envelope is copied for the wait, since the caller's copy may be gone by then. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +26,68 @@ static void missing_fields(const cleanup_in *in, const char *qid, int64_t now, c
         rfc5322_put_date(f, resent ? "Resent-Date" : "Date", now);
     if (!(have & (resent ? RFC5322_HAVE_RESENT_MSGID : RFC5322_HAVE_MSGID)))
         rfc5322_put_message_id(f, resent ? "Resent-Message-ID" : "Message-ID", qid, now, host);
+}
+
+/* A message waiting for its signature: the envelope (owned copies) and the completion. */
+typedef struct signing {
+    sluiced *d;
+    spool_new n;
+    char *sender, *client_ip, *helo, *proto, *origin;
+    char **rcpts;
+    spool_add_cb cb;
+    void *arg;
+} signing;
+
+/* dup_or_null - a copy of s, or NULL */
+static char *dup_or_null(const char *s)
+{
+    return s ? xstrdup(s) : NULL;
+}
+
+/* on_signed - the signature is made: prepend it and queue the message */
+static void on_signed(void *arg, uint8_t *msg, size_t len, const char *field, size_t flen)
+{
+    signing *g = arg;
+    g->n.body = msg;
+    g->n.body_len = len;
+    if (field) {
+        g->n.body = xmalloc(flen + len);
+        memcpy(g->n.body, field, flen);
+        memcpy(g->n.body + flen, msg, len);
+        g->n.body_len = flen + len;
+        free(msg);
+    }
+    spool_add(g->d->sp, &g->n, g->cb, g->arg);
+    for (int i = 0; i < g->n.nrcpt; i++)
+        free(g->rcpts[i]);
+    free(g->rcpts);
+    free(g->sender);
+    free(g->client_ip);
+    free(g->helo);
+    free(g->proto);
+    free(g->origin);
+    free(g);
+}
+
+/* sign_then_queue - hand the message to the signer with a copy of its envelope */
+static void sign_then_queue(sluiced *d, const dkim_skey *k, const spool_new *n, spool_add_cb cb,
+                            void *arg)
+{
+    signing *g = xcalloc(1, sizeof *g);
+    g->d = d;
+    g->n = *n;
+    g->n.sender = g->sender = xstrdup(n->sender);
+    g->n.client_ip = g->client_ip = dup_or_null(n->client_ip);
+    g->n.helo = g->helo = dup_or_null(n->helo);
+    g->n.proto = g->proto = dup_or_null(n->proto);
+    g->n.origin = g->origin = dup_or_null(n->origin);
+    g->rcpts = xcalloc((size_t)n->nrcpt + 1, sizeof *g->rcpts);
+    for (int i = 0; i < n->nrcpt; i++)
+        g->rcpts[i] = xstrdup(n->rcpts[i]);
+    g->n.rcpts = (const char *const *)g->rcpts;
+    g->cb = cb;
+    g->arg = arg;
+    signer_submit(d, k, n->body, n->body_len, on_signed, g);
 }
 
 qid_t cleanup_submit(sluiced *d, const cleanup_in *in, spool_add_cb cb, void *arg)
@@ -58,5 +122,9 @@ qid_t cleanup_submit(sluiced *d, const cleanup_in *in, spool_add_cb cb, void *ar
     size_t blen;
     n.body = dbuf_steal(&msg, &blen);
     n.body_len = blen;
-    return spool_add(d->sp, &n, cb, arg);
+    const dkim_skey *k = signer_key_for(d, n.body, n.body_len);
+    if (!k)
+        return spool_add(d->sp, &n, cb, arg);
+    sign_then_queue(d, k, &n, cb, arg);
+    return qid;
 }

@@ -9,6 +9,7 @@
 
 #include "agent/agent.h"
 #include "config/config.h"
+#include "dkim/dkim.h"
 #include "dns/dns.h"
 #include "sched/sched.h"
 #include "queue/spool.h"
@@ -17,6 +18,8 @@
 typedef struct ctl_server ctl_server;
 typedef struct maildrop maildrop;
 typedef struct blwatch blwatch;
+typedef struct signer signer;
+typedef struct sign_job sign_job;
 
 typedef struct sluiced {
     sl_config *cfg;
@@ -32,6 +35,7 @@ typedef struct sluiced {
     ctl_server *ctl;
     maildrop *md;
     blwatch *bl;               /* the watch of our addresses on DNS blocklists */
+    signer *signer;            /* DKIM signing, or NULL when no key is configured */
     uid_t owner_uid;           /* the uid the daemon runs as (after dropping privileges) */
     int stopping;
     uint64_t submitted;        /* messages accepted since start */
@@ -71,6 +75,22 @@ maildrop *maildrop_start(sluiced *d, char *err, int errlen);
 void maildrop_stop(maildrop *m);
 /* maildrop_dir - DIR/maildrop (caller frees) */
 char *maildrop_dir(const char *queue_directory);
+
+/* signer.c - DKIM signing before the queue (dkim_signing_keys) */
+/* signer_start - load the keys and start the workers (nothing when no key is configured);
+ * 0, or -1 with err (a key that cannot be used) */
+int signer_start(sluiced *d, char *err, int errlen);
+/* signer_check_keys - every configured key loads (for sluiced -n); 0, or -1 with err */
+int signer_check_keys(const sl_config *c, char *err, int errlen);
+/* signer_stop - finish the queued jobs (their callbacks run), then free */
+void signer_stop(sluiced *d);
+/* signer_key_for - the key for msg's From: domain or its nearest parent, or NULL */
+const dkim_skey *signer_key_for(const sluiced *d, const uint8_t *msg, size_t len);
+/* The signature of a job, on the loop thread: msg (now the callback's to free) and the
+ * DKIM-Signature field to prepend, or NULL when signing failed (logged). */
+typedef void (*signer_cb)(void *arg, uint8_t *msg, size_t len, const char *field, size_t flen);
+/* signer_submit - sign msg (malloc'd; taken over) with k off the loop; cb when done */
+void signer_submit(sluiced *d, const dkim_skey *k, uint8_t *msg, size_t len, signer_cb cb, void *arg);
 
 /* blwatch.c - watching our own sending addresses on DNS blocklists (dnsbl_watch_*) */
 typedef struct json_t json_t;

@@ -128,6 +128,7 @@ static void shutdown_all(sluiced *d)
     submit_close(d);
     ctl_stop(d->ctl);
     maildrop_stop(d->md);
+    signer_stop(d);   /* signed messages go to the spool, which is still open */
     if (d->agent)
         agent_shutdown(d->agent);
     sched_free(d->sched);
@@ -229,6 +230,10 @@ static int start(sluiced *d)
         log_err(NULL, "%s", err);
         return EX_CONFIG;
     }
+    if (signer_start(d, err, sizeof err) < 0) {
+        log_err(NULL, "%s", err);
+        return EX_CONFIG;
+    }
     d->ctl = ctl_start(d, err, sizeof err);
     d->md = d->ctl ? maildrop_start(d, err, sizeof err) : NULL;
     if (!d->md) {
@@ -266,6 +271,11 @@ int main(int argc, char **argv)
     free(overrides);
     if (!d.cfg) {
         fprintf(stderr, "sluiced: configuration error: %s\n", err);
+        return EX_CONFIG;
+    }
+    if (check_only && signer_check_keys(d.cfg, err, sizeof err) < 0) {
+        fprintf(stderr, "sluiced: configuration error: %s\n", err);
+        config_free(d.cfg);
         return EX_CONFIG;
     }
     if (check_only) {

@@ -3,7 +3,9 @@
  * DKIM and DMARC records") for a sending domain.  This file owns the arguments, the MX
  * sanity checks, the MTA-STS and TLS-RPT records and the order of the sections; SPF, DKIM
  * and DMARC are domain_spf.c, domain_dkim.c and domain_dmarc.c.  DNS only: the MTA-STS
- * policy file (HTTPS) is never fetched, and the output says so. */
+ * policy file (HTTPS) is never fetched, and the output says so.  Without --selector, the
+ * selector and key file are those dkim_signing_keys (of the config given with -c/-o) has
+ * for the domain: the daemon's own key is checked against the published one. */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <netinet/in.h>
@@ -12,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cli/cli.h"
 #include "common/xmalloc.h"
 #include "doctor/domain.h"
 #include "doctor/taglist.h"
@@ -259,13 +262,38 @@ static void check_tls_rpt(domain_ctx *c)
     free(name);
 }
 
+/* config_dkim - without --selector, the selector and key file that dkim_signing_keys of the
+ * sluice config given with -c/-o has for the domain (into sel and key); 0, or -1 after a
+ * configuration error (already printed) */
+static int config_dkim(const doctor_opts *o, domain_ctx *c, char *sel, char *key)
+{
+    if (c->selector || !o->g || (!o->g->config_file && o->g->noverrides == 0))
+        return 0;
+    sl_config *cfg = cli_config(o->g, "sluice doctor domain");
+    if (!cfg)
+        return -1;
+    for (int i = 0; i < cfg->dkim_signing_keys.n; i++) {
+        char dom[256];
+        if (sscanf(cfg->dkim_signing_keys.v[i], "%255s %63s %1023s", dom, sel, key) == 3 &&
+            !strcasecmp(dom, c->domain)) {
+            c->selector = sel;
+            c->dkim_key = key;
+            break;
+        }
+    }
+    config_free(cfg);
+    return 0;
+}
+
 int doctor_domain(const doctor_opts *o, int argc, char **argv)
 {
     domain_ctx c = {0};
-    char err[300];
+    char err[300], sel[64], key[1024];
     const char *bad = parse_args(&c, argc, argv);
     if (bad)
         return usage(bad);
+    if (config_dkim(o, &c, sel, key) < 0)
+        return EX_CONFIG;
     c.q = dnsq_new(o->dns_server, o->timeout_ms, err, sizeof err);
     if (!c.q) {
         fprintf(stderr, "sluice doctor domain: %s\n", err);

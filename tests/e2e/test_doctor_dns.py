@@ -336,6 +336,22 @@ class DoctorDns(unittest.TestCase):
         rc, j = self.run_doctor("domain", "ptr.test", "--ip", "127.0.1.10")
         self.expect(j, spf_ptr="warn", spf_result="pass")
 
+    def test_domain_dkim_from_config(self):
+        # without --selector the daemon's own dkim_signing_keys entry for the domain is checked
+        pre = ("-o", f"dkim_signing_keys=good.test s1 {self.key['s1']}, other.test s9 /nonexistent.pem")
+        rc, j = self.run_doctor("domain", "good.test", pre=pre)
+        self.expect(j, dkim_record="pass", dkim_key="pass", dkim_match="pass")
+        self.assertEqual(j["data"]["dkim"]["selector"], "s1")
+        pre = ("-o", f"dkim_signing_keys=good.test s1 {self.key['other']}")
+        rc, j = self.run_doctor("domain", "good.test", pre=pre)
+        got = self.expect(j, dkim_match="fail")
+        self.assertEqual(got["dkim-match"]["actual"], "a different key")
+        # --selector still wins, and a domain without a key entry gets the usual advice
+        rc, j = self.run_doctor("domain", "good.test", "--selector", "ed", "--dkim-key", self.key["ed"], pre=pre)
+        self.expect(j, dkim_match="pass")
+        rc, j = self.run_doctor("domain", "good.test", pre=("-o", f"dkim_signing_keys=else.test s1 {self.key['s1']}"))
+        self.expect(j, dkim="info")
+
     def test_domain_dkim_variants(self):
         rc, j = self.run_doctor("domain", "good.test", "--selector", "s1", "--dkim-key", self.key["other"])
         got = self.expect(j, dkim_key="pass", dkim_match="fail")
