@@ -38,6 +38,7 @@ typedef struct asess {
     sched_dest *d;
     char **hosts;
     int nhosts, port, literal;
+    const netaddr *source;     /* the destination's sending address, or NULL */
     enum smtpc_tls tls;
     enum as_state state;
     int host_i, addr_i, tried, all_notfound, plain_retry;
@@ -179,7 +180,8 @@ static void advance(asess *x)
         if (literal_addr(x, x->hosts[x->host_i]))
             continue;
         x->state = AS_RESOLVING;
-        x->q = dns_query_addr(x->a->dns, x->hosts[x->host_i], AF_UNSPEC, 1, on_addrs, x);
+        int family = x->source ? x->source->ss.ss_family : AF_UNSPEC;   /* what it can reach */
+        x->q = dns_query_addr(x->a->dns, x->hosts[x->host_i], family, 1, on_addrs, x);
         return;
     }
 }
@@ -262,7 +264,7 @@ static void connect_addr(asess *x)
     int v6 = addr.ss.ss_family == AF_INET6;
     smtpc_opts o = {
         .helo_name = cfg->smtp_helo_name,
-        .source = v6 ? (a->have_src6 ? &a->src6 : NULL) : (a->have_src4 ? &a->src4 : NULL),
+        .source = x->source ? x->source : v6 ? (a->have_src6 ? &a->src6 : NULL) : (a->have_src4 ? &a->src4 : NULL),
         .tls = x->plain_retry ? SMTPC_TLS_NONE : x->tls,
         .tls_ctx = a->tls,
         .verify_name = x->hosts[x->host_i],
@@ -416,6 +418,7 @@ static void *a_open(void *ctx, sched_dest *d, const sched_target *t)
         x->hosts[i] = xstrdup(t->hosts[i]);
     x->port = t->port;
     x->literal = t->literal;
+    x->source = t->source;
     x->tls = tls_of(t->tls_level ? t->tls_level : a->cfg->smtp_tls_security_level);
     x->host_i = -1;
     x->all_notfound = 1;

@@ -81,6 +81,27 @@ static void print_dest(json_t *d)
     }
 }
 
+/* print_sources - the sending addresses by class, with their warm-up */
+static void print_sources(json_t *src)
+{
+    if (!json_array_size(src))
+        return;
+    printf("\nsending addresses:\n");
+    size_t i;
+    json_t *a;
+    json_array_foreach(src, i, a) {
+        printf("  %-39s %-14s %lld recipients today", json_string_value(json_object_get(a, "address")),
+               json_string_value(json_object_get(a, "class")), (long long)num(a, "used_today"));
+        json_t *w = json_object_get(a, "warmup");
+        if (w && json_is_integer(json_object_get(w, "cap_today")))
+            printf(" of %lld (warm-up day %lld, target %lld a day)", (long long)num(w, "cap_today"),
+                   (long long)num(w, "day"), (long long)num(w, "target"));
+        else if (w)
+            printf(" (warm-up done: the schedule reached %lld a day)", (long long)num(w, "target"));
+        printf("\n");
+    }
+}
+
 /* print_listings - an address's listings, one line each */
 static void print_listings(json_t *zones)
 {
@@ -144,6 +165,7 @@ static void print_text(json_t *st)
     json_t *d;
     json_array_foreach(json_object_get(st, "destinations"), i, d)
         print_dest(d);
+    print_sources(json_object_get(st, "sources"));
     print_blocklists(json_object_get(st, "blocklists"));
 }
 

@@ -126,6 +126,11 @@ static const struct param params[] = {
      "Content-Type, Content-Transfer-Encoding, Content-Disposition, List-Id, List-Unsubscribe, "
      "List-Unsubscribe-Post, Sender", 0, 0, 0, OFF(dkim_signed_headers), check_field_name},
     {"dkim_oversigned_headers", P_LIST, "From", 0, 0, 0, OFF(dkim_oversigned_headers), check_field_name},
+    /* sending addresses */
+    {"smtp_source_classes", P_MAP, "", 0, 0, 0, OFF(smtp_source_classes), NULL},
+    {"smtp_source_class_maps", P_MAP, "", 0, 0, 0, OFF(smtp_source_class_maps), NULL},
+    {"smtp_source_default_class", P_STR, "", 0, 0, 0, OFF(smtp_source_default_class), NULL},
+    {"ip_warmup_schedule", P_MAP, "", 0, 0, 0, OFF(ip_warmup_schedule), NULL},
     /* the SMTP client */
     {"smtp_port", P_INT, "25", 0, 1, 65535, OFF(smtp_port), NULL},
     {"smtp_helo_name", P_STR, "", 0, 0, 0, OFF(smtp_helo_name), NULL},

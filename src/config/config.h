@@ -73,6 +73,11 @@ typedef struct sl_config {
     /* DKIM signing (daemon/signer.c) */
     strlist dkim_signing_keys;       /* "DOMAIN SELECTOR KEYFILE" */
     strlist dkim_signed_headers, dkim_oversigned_headers;
+    /* sending addresses: classes and warm-up (sched/sched_source.c) */
+    strlist smtp_source_classes;     /* "CLASS ADDR [ADDR...]" */
+    strlist smtp_source_class_maps;  /* "SENDER CLASS" */
+    char *smtp_source_default_class;
+    strlist ip_warmup_schedule;      /* "ADDR YYYY-MM-DD TARGET [START [FACTOR [PERIOD]]]" */
     /* the SMTP client */
     int64_t smtp_port;
     char *smtp_helo_name;

@@ -5,7 +5,8 @@
  * watched address is looked up on every zone - dnsbl_watch_zones, else the doctor's curated
  * list - together with the zones' RFC 5782 self-tests, so a dead or refusing zone reads
  * "unknown", never "clear" or "listed" (doctor/dnsbl.h has the rules).
- * The addresses: dnsbl_watch_addresses; else smtp_bind_address and smtp_bind_address6; else
+ * The addresses: dnsbl_watch_addresses; else those of smtp_source_classes; else
+ * smtp_bind_address and smtp_bind_address6; else
  * the address the kernel would send from (found with a connected UDP socket: no packet is
  * sent), when that is a public address - behind NAT the public address is not known here
  * and the log says to set dnsbl_watch_addresses.
@@ -164,12 +165,22 @@ static void add_routed(blwatch *w, int family)
     add_addr(w, (struct sockaddr *)&me, mlen, "route");
 }
 
-/* pick_addresses - the configured addresses, else the bind addresses, else the routed ones */
+/* pick_addresses - the configured addresses, else the class addresses, else the bind
+ * addresses, else the routed ones */
 static void pick_addresses(blwatch *w)
 {
     const sl_config *c = w->d->cfg;
     for (int i = 0; i < c->dnsbl_watch_addresses.n; i++)
         add_text(w, c->dnsbl_watch_addresses.v[i], "dnsbl_watch_addresses");
+    if (w->naddrs)
+        return;
+    for (int i = 0; i < c->smtp_source_classes.n; i++) {   /* "CLASS ADDR [ADDR...]" */
+        char *copy = xstrdup(c->smtp_source_classes.v[i]), *save = NULL;
+        strtok_r(copy, " \t", &save);
+        for (char *a = strtok_r(NULL, " \t", &save); a; a = strtok_r(NULL, " \t", &save))
+            add_text(w, a, "smtp_source_classes");
+        free(copy);
+    }
     if (w->naddrs)
         return;
     if (c->smtp_bind_address[0])

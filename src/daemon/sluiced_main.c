@@ -170,6 +170,8 @@ static int start_delivery(sluiced *d, char *err, int errlen)
     dbuf servers = {0};
     for (int i = 0; i < d->cfg->dns_servers.n; i++)
         dbuf_printf(&servers, "%s%s", i ? ", " : "", d->cfg->dns_servers.v[i]);
+    if (sched_sources_check(d->cfg, err, errlen) < 0)
+        return -1;
     d->dns = dns_new(d->base, servers.len ? dbuf_cstr(&servers) : "", d->cfg->dns_timeout_ms, err, errlen);
     dbuf_free(&servers);
     if (!d->dns)
@@ -273,7 +275,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "sluiced: configuration error: %s\n", err);
         return EX_CONFIG;
     }
-    if (check_only && signer_check_keys(d.cfg, err, sizeof err) < 0) {
+    if (check_only && (signer_check_keys(d.cfg, err, sizeof err) < 0 ||
+                       sched_sources_check(d.cfg, err, sizeof err) < 0)) {
         fprintf(stderr, "sluiced: configuration error: %s\n", err);
         config_free(d.cfg);
         return EX_CONFIG;

@@ -292,6 +292,11 @@ sched *sched_new(struct event_base *base, const sl_config *cfg, spool *sp,
         .rep_min_us = cfg->reputation_backoff_time_ms * 1000,
         .rep_max_us = cfg->reputation_max_backoff_time_ms * 1000,
     };
+    char err[300];
+    if (src_table_init(&s->src, cfg, err, sizeof err) < 0) {   /* checked before: */
+        log_err(NULL, "%s; sending from smtp_bind_address", err);   /* never here */
+        src_table_free(&s->src);
+    }
     s->state_path = xasprintf("%s/shaping.json", cfg->queue_directory);
     sched_state_load(s);
     if (getrandom(&s->rng, sizeof s->rng, GRND_NONBLOCK) != sizeof s->rng || !s->rng)
@@ -324,6 +329,7 @@ void sched_free(sched *s)
     event_free(s->timer);
     json_decref(s->saved);
     free(s->state_path);
+    src_table_free(&s->src);
     free(s);
 }
 
@@ -341,10 +347,19 @@ void sched_get_counts(sched *s, sched_counts *c)
 }
 
 /* dest_json - one destination for status: queue, sessions and what shaping learned */
+/* The destinations being listed. */
+struct dests_out {
+    const sched *s;
+    json_t *a;
+};
+
 static void dest_json(const char *key, void *val, void *arg)
 {
     sched_dest *d = val;
-    json_t *a = arg;
+    const struct dests_out *out = arg;
+    json_t *a = out->a;
+    if (out->s->src.ncls && !d->src)
+        return;   /* a site's own entry: with classes, its mail goes "via" an address */
     int64_t now = clock_now_us();
     json_t *o = shape_json(&d->sh, now);
     int64_t oldest = 0;
@@ -373,13 +388,17 @@ static void dest_json(const char *key, void *val, void *arg)
 json_t *sched_status(sched *s)
 {
     json_t *dests = json_array();
-    hmap_foreach(s->dests, dest_json, dests);
+    hmap_foreach(s->dests, dest_json, &(struct dests_out){s, dests});
     sched_counts c;
     sched_get_counts(s, &c);
-    return json_pack("{s:o,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I},s:I}", "destinations", dests, "counts",
+    json_t *src = sched_sources_status(s);
+    json_t *o = json_pack("{s:o,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I},s:I}", "destinations", dests, "counts",
                      "delivered", (json_int_t)c.delivered, "deferred", (json_int_t)c.deferred,
                      "bounced", (json_int_t)c.bounced, "expired", (json_int_t)c.expired,
                      "notifications", (json_int_t)c.dsn_sent, "jobs_started", (json_int_t)c.jobs_started,
                      "sessions_opened", (json_int_t)c.sessions_opened, "sessions_now",
                      (json_int_t)c.sessions_now, "waiting_messages", (json_int_t)s->nheap);
+    if (src)
+        json_object_set_new(o, "sources", src);
+    return o;
 }

@@ -63,6 +63,8 @@ typedef struct sched_target {
     int nhosts;
     int port;
     const char *tls_level;     /* none, may, encrypt, verify */
+    const netaddr *source;     /* the address to send from (smtp_source_classes), or NULL:
+                                  smtp_bind_address; connections use its family only */
     const char *name;          /* the destination key, for logs */
 } sched_target;
 
@@ -83,6 +85,9 @@ typedef struct sched_resolver {
 } sched_resolver;
 
 /* sched_new - a scheduler over spool sp (which it registers with for "message gone") */
+/* sched_sources_check - smtp_source_classes, smtp_source_class_maps,
+ * smtp_source_default_class and ip_warmup_schedule make sense together; 0, or -1 with err */
+int sched_sources_check(const sl_config *c, char *err, int errlen);
 sched *sched_new(struct event_base *base, const sl_config *cfg, spool *sp,
                  const sched_agent *agent, const sched_resolver *res);
 /* The reply classifier as a function (src/shaping/classify.c's classify() in the daemon;

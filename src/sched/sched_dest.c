@@ -101,8 +101,17 @@ int sched_dest_expects_refusals(const sched_dest *d)
     return shape_greylisting(&d->sh, clock_now_us());
 }
 
+/* ready_count - j joins (+1) or leaves (-1) d's ready jobs: the counts that go with it */
+static void ready_count(sched_dest *d, const sched_job *j, int sign)
+{
+    d->nready += (uint64_t)(int64_t)sign;
+    if (d->src)
+        d->src->queued += sign * j->n;
+}
+
 void sched_dest_enqueue(sched *s, sched_dest *d, sched_job *j)
 {
+    d = sched_source_dest(s, d, j);
     j->dest = d;
     j->next = NULL;
     if (d->ready_tail)
@@ -110,7 +119,7 @@ void sched_dest_enqueue(sched *s, sched_dest *d, sched_job *j)
     else
         d->ready = j;
     d->ready_tail = j;
-    d->nready++;
+    ready_count(d, j, 1);
     ring_add(s, d);
 }
 
@@ -127,13 +136,14 @@ static void start_job(sched *s, sched_dest *d, void *sess, int64_t now)
     d->ready = j->next;
     if (!d->ready)
         d->ready_tail = NULL;
-    d->nready--;
+    ready_count(d, j, -1);
     j->next = d->running;
     d->running = j;
     j->sess = sess;
     j->t_started_us = now;
     d->nbusy++;
     d->next_start_us = now + d->rate_delay_us;
+    sched_source_started(d, j->n, now);
     s->counts.jobs_started++;
     s->agent.run(s->agent.ctx, sess, j);
 }
@@ -146,7 +156,7 @@ static void drop_stale(sched_dest *d)
         d->ready = j->next;
         if (!d->ready)
             d->ready_tail = NULL;
-        d->nready--;
+        ready_count(d, j, -1);
         if (j->m)
             for (int i = 0; i < j->n; i++)
                 j->m->rcpts[j->idx[i]].sflags &= (uint8_t)~RCPT_SF_INFLIGHT;
@@ -186,7 +196,7 @@ static int divert(sched *s, sched_dest *d, int64_t now)
     while (d->ready) {
         sched_job *j = d->ready;
         d->ready = j->next;
-        d->nready--;
+        ready_count(d, j, -1);
         sched_dest_enqueue(s, f, j);
     }
     d->ready_tail = NULL;
@@ -212,6 +222,8 @@ static int try_start(sched *s, sched_dest *d, int64_t now, int64_t *wake)
             *wake = at;
         return 0;
     }
+    if (!sched_source_may_start(s, d, d->ready->n, now, wake))
+        return 0;
     void *sess = take_idle(d);
     if (!sess) {
         if (d->nsess >= d->sh.conc || s->total_sess >= s->cfg->smtp_connection_limit)

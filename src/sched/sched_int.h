@@ -25,6 +25,36 @@ typedef struct sdomain {
     sched_job *waiting, *waiting_tail;   /* jobs waiting for the lookup */
 } sdomain;
 
+/* A sending address (sched_source.c) and its warm-up. */
+typedef struct src_addr {
+    netaddr a;                 /* port 0 */
+    char ip[64];
+    int cls;                   /* its class */
+    int warm;                  /* an ip_warmup_schedule entry applies */
+    long long from_day, target, start;   /* the schedule: UTC days since the epoch */
+    double factor;
+    int period_days;
+    long long day;             /* the UTC day `used` counts */
+    uint64_t used;             /* recipients started that day */
+    int64_t queued;            /* recipients waiting in its destinations' ready jobs */
+    int told;                  /* the cap was logged that day */
+} src_addr;
+
+typedef struct src_class {
+    char *name;
+    int *addrs;                /* indexes into src_table.addr */
+    int n;
+    unsigned rr;               /* round-robin start among equals */
+} src_class;
+
+typedef struct src_table {
+    src_addr *addr;            /* never reallocated after init: destinations point in */
+    int naddr;
+    src_class *cls;
+    int ncls;                  /* 0: no classes, one destination per site */
+    int default_cls;
+} src_table;
+
 typedef struct idle_sess {
     void *sess;
     int64_t since_us;
@@ -56,6 +86,8 @@ struct sched_dest {
     int in_ring;
     uint64_t delivered, deferred, bounced;
     char *last_reply;
+    src_addr *src;             /* the address it sends from (a "SITE via ADDRESS"
+                                  destination), or NULL */
 };
 
 struct sched {
@@ -82,6 +114,7 @@ struct sched {
     int64_t saved_at_us;
     uint64_t rng;
     sched_counts counts;
+    src_table src;             /* smtp_source_classes and warm-up (sched_source.c) */
 };
 
 /* sched.c */
@@ -118,6 +151,24 @@ int sched_dest_excuse(sched_dest *d, int64_t now);
 void sched_job_free(sched_job *j);
 /* sched_job_detach - take j out of its message's job list */
 void sched_job_detach(sched_job *j);
+
+/* sched_source.c */
+int src_table_init(src_table *t, const sl_config *c, char *err, int errlen);
+void src_table_free(src_table *t);
+/* src_cap - recipients a may start on a UTC day, -1 for no cap (not warming, or warm) */
+long long src_cap(const src_addr *a, long long day);
+/* sched_source_dest - the destination a job for site d goes to: d itself without
+ * classes, else "d via ADDRESS" for the job's class (by its sender) */
+sched_dest *sched_source_dest(sched *s, sched_dest *d, const sched_job *j);
+/* sched_source_may_start - warm-up: room for n more recipients today from d's address;
+ * else 0 with *wake lowered to the next UTC day */
+int sched_source_may_start(sched *s, sched_dest *d, int n, int64_t now, int64_t *wake);
+/* sched_source_started - count n recipients started from d's address */
+void sched_source_started(sched_dest *d, int n, int64_t now);
+/* the "sources" of the status (NULL without classes); the warm-up counts for shaping.json */
+json_t *sched_sources_status(sched *s);
+json_t *sched_sources_save(sched *s);
+void sched_sources_restore(sched *s, json_t *saved);
 
 /* sched_result.c */
 void sched_apply_results(sched *s, sched_job *j);

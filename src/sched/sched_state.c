@@ -21,6 +21,9 @@ void sched_state_load(sched *s)
     json_t *d = json_object_get(j, "destinations");
     if (json_is_object(d))
         s->saved = json_incref(d);
+    json_t *w = json_object_get(j, "warmup");
+    if (json_is_object(w))
+        sched_sources_restore(s, w);
     json_decref(j);
     if (s->saved)
         log_info(NULL, "shaping: %zu destinations' learned limits loaded from %s", json_object_size(s->saved),
@@ -42,11 +45,14 @@ void sched_state_save(sched *s)
     json_t *dests = s->saved ? json_deep_copy(s->saved) : json_object();
     if (s->dests)
         hmap_foreach(s->dests, save_one, dests);
-    if (!json_object_size(dests)) {
+    json_t *warm = sched_sources_save(s);
+    if (!json_object_size(dests) && !json_object_size(warm)) {
         json_decref(dests);
+        json_decref(warm);
         return;
     }
-    json_t *all = json_pack("{s:i,s:I,s:o}", "version", 1, "saved", (json_int_t)clock_now(), "destinations", dests);
+    json_t *all = json_pack("{s:i,s:I,s:o,s:o}", "version", 1, "saved", (json_int_t)clock_now(), "destinations",
+                            dests, "warmup", warm);
     char *tmp = xasprintf("%s.tmp", s->state_path);
     if (json_dump_file(all, tmp, JSON_INDENT(1)) == 0 && rename(tmp, s->state_path) == 0) {
         json_decref(s->saved);

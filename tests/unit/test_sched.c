@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -35,6 +36,7 @@ static char dir[128];
 typedef struct fsess {
     sched_dest *d;
     char target[300];
+    char source[64];           /* the target's sending address, or "" */
     int jobs;
 } fsess;
 
@@ -50,7 +52,31 @@ static struct {
     char last_target[300];
     int close_after_job;       /* report sessions dead after each job */
     int attempts_grey;
+    char src_ip[8][64];        /* jobs run per sending address ("" for none) */
+    int src_jobs[8], nsrc;
 } fa;
+
+/* jobs_from - how many jobs ran from the sending address ip ("" for the default) */
+static int jobs_from(const char *ip)
+{
+    for (int i = 0; i < fa.nsrc; i++)
+        if (!strcmp(fa.src_ip[i], ip))
+            return fa.src_jobs[i];
+    return 0;
+}
+
+/* count_source - one more job from ip */
+static void count_source(const char *ip)
+{
+    int i = 0;
+    while (i < fa.nsrc && strcmp(fa.src_ip[i], ip))
+        i++;
+    if (i == fa.nsrc) {
+        assert_true(fa.nsrc < 8);
+        snprintf(fa.src_ip[fa.nsrc++], sizeof fa.src_ip[0], "%s", ip);
+    }
+    fa.src_jobs[i]++;
+}
 
 static void fill_result(sched_job *j, int i)
 {
@@ -120,6 +146,8 @@ static void *fa_open(void *ctx, sched_dest *d, const sched_target *t)
     fsess *fs = xcalloc(1, sizeof *fs);
     fs->d = d;
     snprintf(fs->target, sizeof fs->target, "%s%s:%d", t->literal ? "[" : "", t->hosts[0], t->port);
+    if (t->source)
+        netaddr_ip((const struct sockaddr *)&t->source->ss, fs->source, sizeof fs->source);
     snprintf(fa.last_target, sizeof fa.last_target, "%s", fs->target);
     fa.opened++;
     return fs;
@@ -130,6 +158,8 @@ static void fa_run(void *ctx, void *sess, sched_job *j)
     (void)ctx;
     fsess *fs = sess;
     fs->jobs++;
+    count_source(fs->source);
+    assert_string_equal(j->dest->src ? j->dest->src->ip : "", fs->source);
     fa.busy_now++;
     if (fa.busy_now > fa.busy_max)
         fa.busy_max = fa.busy_now;
@@ -670,6 +700,95 @@ static void test_close_excuse(void **state)
     assert_int_equal(d.close_credit, 4);
 }
 
+static void test_source_classes(void **state)
+{
+    (void)state;
+    start("smtp_source_classes = [\"tx 127.0.0.10\", \"bulk 127.0.0.20 127.0.0.21\"];\n"
+          "smtp_source_class_maps = [\"@news.test bulk\", \"alerts@app.test bulk\", \"@.example.org bulk\"];\n");
+    const char *r[] = {"ok@d1.test"};
+    submit("user@app.test", r, 1, 0);          /* no entry: the first class */
+    assert_int_equal(jobs_from("127.0.0.10"), 1);
+    for (int i = 0; i < 4; i++)
+        submit("n@news.test", r, 1, 0);
+    submit("alerts@app.test", r, 1, 0);        /* by address */
+    submit("x@a.b.example.org", r, 1, 0);      /* "@.parent" */
+    submit("x@news.test.example.net", r, 1, 0); /* not news.test: tx */
+    settle();
+    assert_int_equal(jobs_from("127.0.0.10"), 2);
+    assert_int_equal(jobs_from("127.0.0.20") + jobs_from("127.0.0.21"), 6);
+    assert_true(jobs_from("127.0.0.20") >= 2 && jobs_from("127.0.0.21") >= 2);   /* shared out */
+    assert_int_equal(jobs_from(""), 0);
+    /* one destination per (site, address), each with its own sessions */
+    assert_non_null(hmap_get(sc->dests, "mx:mx.d1.test:25 via 127.0.0.10"));
+    assert_non_null(hmap_get(sc->dests, "mx:mx.d1.test:25 via 127.0.0.20"));
+    json_t *st = sched_status(sc);
+    json_t *src = json_object_get(st, "sources");
+    assert_int_equal(json_array_size(src), 3);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(src, 0), "class")), "tx");
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(src, 0), "used_today")), 2);
+    json_decref(st);
+    stop();
+}
+
+/* day_text - the UTC day of the fake clock's now plus days, as YYYY-MM-DD */
+static const char *day_text(int days, char *buf)
+{
+    time_t t = (time_t)(clock_now_us() / SEC) + days * 86400;
+    strftime(buf, 11, "%Y-%m-%d", gmtime(&t));
+    return buf;
+}
+
+static void test_warmup(void **state)
+{
+    (void)state;
+    char conf[512], day[11];
+    clock_set_fake(T0);
+    /* a warming address (2 a day, doubling daily, warm at 8) beside a warm one */
+    snprintf(conf, sizeof conf, "smtp_source_classes = [\"bulk 127.0.0.20 127.0.0.21\"];\n"
+             "ip_warmup_schedule = [\"127.0.0.21 %s 8 2 2 1d\"];\n", day_text(0, day));
+    start(conf);
+    const char *r[] = {"ok@d1.test"};
+    for (int i = 0; i < 6; i++)
+        submit("n@news.test", r, 1, 0);
+    settle();
+    assert_int_equal(jobs_from("127.0.0.21"), 2);   /* its volume for the day, first */
+    assert_int_equal(jobs_from("127.0.0.20"), 4);   /* the rest through the warm one */
+    stop();
+
+    /* alone in its class: what is over the cap waits for the next UTC day, deferred by
+     * nothing and bounced never */
+    snprintf(conf, sizeof conf, "smtp_source_classes = [\"bulk 127.0.0.21\"];\n"
+             "ip_warmup_schedule = [\"127.0.0.21 %s 4 2 2 1d\"];\n", day_text(0, day));
+    start(conf);
+    for (int i = 0; i < 9; i++)
+        submit("n@news.test", r, 1, 0);
+    settle();
+    assert_int_equal(jobs_from("127.0.0.21"), 2);
+    json_t *st = sched_status(sc);
+    json_t *w = json_object_get(json_array_get(json_object_get(st, "sources"), 0), "warmup");
+    assert_int_equal(json_integer_value(json_object_get(w, "cap_today")), 2);
+    json_decref(st);
+    int64_t midnight = (clock_now_us() / (86400 * SEC) + 1) * 86400 * SEC;
+    clock_advance(midnight - clock_now_us() - SEC);   /* not a second early */
+    sched_run_due(sc);
+    settle();
+    assert_int_equal(jobs_from("127.0.0.21"), 2);
+    clock_advance(SEC);
+    sched_run_due(sc);
+    settle();
+    assert_int_equal(jobs_from("127.0.0.21"), 6);   /* day 2: 4 */
+    clock_advance(86400 * SEC);
+    sched_run_due(sc);
+    settle();
+    assert_int_equal(jobs_from("127.0.0.21"), 9);   /* day 3: warm (the target was met on day 2) */
+    sched_counts c;
+    sched_get_counts(sc, &c);
+    assert_int_equal(c.delivered, 9);
+    assert_int_equal(c.deferred, 0);
+    assert_int_equal(c.bounced, 0);
+    stop();
+}
+
 int main(void)
 {
     log_set_level(SL_WARN);
@@ -687,6 +806,8 @@ int main(void)
         cmocka_unit_test(test_double_bounce),
         cmocka_unit_test(test_hold_release_and_421),
         cmocka_unit_test(test_delay_warning),
+        cmocka_unit_test(test_source_classes),
+        cmocka_unit_test(test_warmup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
