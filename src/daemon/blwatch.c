@@ -12,7 +12,8 @@
  * and the log says to set dnsbl_watch_addresses.
  * A change of verdict is logged once: listed (warning, with the zone's reason and where to
  * ask for removal), no longer listed (notice), cannot tell (info).  `sluice status` shows the
- * last answers.  This only watches: with one source address there is nowhere else to send
+ * last answers.  A listed address of smtp_source_classes is left aside while its class has
+ * another (sched_source_listed); with one source address there is nowhere else to send
  * from, and the shaping already backs off from receivers that refuse for reputation.
  * Owned by main (sluiced.bl); runs on the daemon's loop and resolver, and is stopped before
  * the resolver is freed. */
@@ -270,6 +271,8 @@ static void addr_done(bl_addr *b)
     }
     free(b->res);
     b->res = NULL;
+    if (w->d->sched)   /* a listed address of a class makes way for the others */
+        sched_source_listed(w->d->sched, (struct sockaddr *)&b->a.ss, count(b, DNSBL_LISTED) > 0);
     log_info(NULL, "blocklist: %s checked on %d lists: %d listed, %d clear, %d unknown", b->ip,
              w->nzones, count(b, DNSBL_LISTED), count(b, DNSBL_CLEAR), count(b, DNSBL_UNKNOWN));
     if (--w->running == 0)

@@ -85,6 +85,10 @@ typedef struct sched_resolver {
 } sched_resolver;
 
 /* sched_new - a scheduler over spool sp (which it registers with for "message gone") */
+/* sched_source_listed - our sending address sa is (listed 1) or is no longer (0) on a
+ * DNS blocklist: while it is, its class's mail goes from the class's other addresses (the
+ * mail waiting for it moves to them), unless every address of the class is listed */
+void sched_source_listed(sched *s, const struct sockaddr *sa, int listed);
 /* sched_sources_check - smtp_source_classes, smtp_source_class_maps,
  * smtp_source_default_class and ip_warmup_schedule make sense together; 0, or -1 with err */
 int sched_sources_check(const sl_config *c, char *err, int errlen);

@@ -38,6 +38,7 @@ typedef struct src_addr {
     uint64_t used;             /* recipients started that day */
     int64_t queued;            /* recipients waiting in its destinations' ready jobs */
     int told;                  /* the cap was logged that day */
+    int listed;                /* on a DNS blocklist we watch (daemon/blwatch.c) */
 } src_addr;
 
 typedef struct src_class {
@@ -88,6 +89,7 @@ struct sched_dest {
     char *last_reply;
     src_addr *src;             /* the address it sends from (a "SITE via ADDRESS"
                                   destination), or NULL */
+    sched_dest *base;          /* with src: the site's own destination */
 };
 
 struct sched {

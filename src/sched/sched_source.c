@@ -19,7 +19,10 @@
  * goes out through the others.  A job is counted when it starts; jobs beyond the cap wait
  * in their destination until the next UTC day - deferred, never bounced, no retry spent.
  * The counts survive restarts in shaping.json (sched_state.c).  With no classes, a
- * schedule for smtp_bind_address (or smtp_bind_address6) makes it a class of its own. */
+ * schedule for smtp_bind_address (or smtp_bind_address6) makes it a class of its own.
+ *
+ * An address the blocklist watch finds listed (daemon/blwatch.c) is not chosen while its
+ * class has an address that is not, and the mail waiting for it moves to the others. */
 #include <arpa/inet.h>
 #include <math.h>
 #include <stdio.h>
@@ -308,15 +311,17 @@ static sched_dest *variant(sched *s, sched_dest *d, int i)
     t.source = &a->a;
     sched_dest *v = sched_dest_get(s, key, &t);
     v->src = a;
+    v->base = d;
     free(key);
     return v;
 }
 
 /* rank - how much an address with room r is wanted: warming ones with room today first
- * (so they get their daily volume), then uncapped ones, then those at their cap */
-static int rank(int64_t r)
+ * (so they get their daily volume), then uncapped ones, then those at their cap; any
+ * address on a blocklist after every one that is not */
+static int rank(const src_addr *a, int64_t r)
 {
-    return r == INT64_MAX ? 1 : r > 0 ? 2 : 0;
+    return (r == INT64_MAX ? 1 : r > 0 ? 2 : 0) - (a->listed ? 10 : 0);
 }
 
 sched_dest *sched_source_dest(sched *s, sched_dest *d, const sched_job *j)
@@ -326,7 +331,7 @@ sched_dest *sched_source_dest(sched *s, sched_dest *d, const sched_job *j)
     src_class *c = &s->src.cls[class_of(&s->src, s->cfg, j->sender)];
     int64_t now = clock_now_us();
     sched_dest *best = NULL;
-    int best_rank = -1;
+    int best_rank = -100;
     uint64_t best_load = 0;
     for (int k = 0; k < c->n; k++) {
         int i = c->addrs[(c->rr + k) % c->n];
@@ -335,7 +340,7 @@ sched_dest *sched_source_dest(sched *s, sched_dest *d, const sched_job *j)
         int64_t left = room(a, now);   /* minus what already waits for the address */
         if (left != INT64_MAX)
             left = left > a->queued ? left - a->queued : 0;
-        int r = rank(left);
+        int r = rank(a, left);
         uint64_t load = v->nready + (uint64_t)v->nbusy;
         if (r > best_rank || (r == best_rank && load < best_load)) {
             best = v;
@@ -345,6 +350,59 @@ sched_dest *sched_source_dest(sched *s, sched_dest *d, const sched_job *j)
     }
     c->rr++;
     return best;
+}
+
+/* The jobs taken from a listed address's destinations, in order. */
+struct reroute {
+    src_addr *a;
+    sched_job *head, *tail;
+};
+
+/* reroute_one - a destination sending from the listed address gives up its waiting jobs
+ * (collected first: enqueueing must not change the map being walked) */
+static void reroute_one(const char *key, void *val, void *arg)
+{
+    (void)key;
+    sched_dest *d = val;
+    struct reroute *r = arg;
+    if (d->src != r->a || !d->ready)
+        return;
+    for (sched_job *j = d->ready; j; j = j->next) {
+        r->a->queued -= j->n;
+        j->dest = d->base;   /* where it goes again */
+    }
+    if (r->tail)
+        r->tail->next = d->ready;
+    else
+        r->head = d->ready;
+    r->tail = d->ready_tail;
+    d->ready = d->ready_tail = NULL;
+    d->nready = 0;
+}
+
+void sched_source_listed(sched *s, const struct sockaddr *sa, int listed)
+{
+    for (int i = 0; i < s->src.naddr; i++) {
+        src_addr *a = &s->src.addr[i];
+        if (a->a.ss.ss_family != sa->sa_family || memcmp(&a->a.ss, sa, a->a.len) || a->listed == !!listed)
+            continue;
+        a->listed = !!listed;
+        src_class *c = &s->src.cls[a->cls];
+        log_notice(NULL, "blocklist: %s (class %s) %s", a->ip, c->name,
+                   listed ? (c->n > 1 ? "is listed: the class sends from its other addresses while it is"
+                                      : "is listed, and the only address of its class: it keeps sending")
+                          : "is no longer listed: it sends again");
+        if (!listed)
+            continue;
+        struct reroute r = {a, NULL, NULL};
+        hmap_foreach(s->dests, reroute_one, &r);
+        while (r.head) {   /* the class's choice now avoids the listed address */
+            sched_job *j = r.head;
+            r.head = j->next;
+            sched_dest_enqueue(s, j->dest, j);
+        }
+        sched_pump(s);
+    }
 }
 
 int sched_source_may_start(sched *s, sched_dest *d, int n, int64_t now, int64_t *wake)
@@ -384,8 +442,8 @@ json_t *sched_sources_status(sched *s)
     for (int i = 0; i < s->src.naddr; i++) {
         src_addr *a = &s->src.addr[i];
         roll(a, now);
-        json_t *o = json_pack("{s:s,s:s,s:I}", "address", a->ip, "class", s->src.cls[a->cls].name,
-                              "used_today", (json_int_t)a->used);
+        json_t *o = json_pack("{s:s,s:s,s:I,s:b}", "address", a->ip, "class", s->src.cls[a->cls].name,
+                              "used_today", (json_int_t)a->used, "listed", a->listed);
         if (a->warm) {
             long long cap = src_cap(a, a->day);
             json_object_set_new(o, "warmup", json_pack("{s:I,s:I,s:o}", "day", (json_int_t)(a->day - a->from_day + 1),

@@ -15,6 +15,7 @@ import os
 import unittest
 
 import sluicetest as st
+from knot import Knot
 
 TX, BULK, NEW = "127.0.0.10", "127.0.0.20", "127.0.0.21"
 
@@ -99,6 +100,27 @@ class Sources(unittest.TestCase):
         finally:
             d.cleanup()
             sink.stop()
+
+    @unittest.skipUnless(Knot.available(), "knotd is not installed")
+    def test_listed_address_left_aside(self):
+        # the blocklist watch finds BULK listed: the class sends from NEW only
+        knot = Knot({"dnsbl.test": "2.0.0.127 A 127.0.0.2\n20.0.0.127 A 127.0.0.2\n"})
+        sink = st.Sink()
+        d = st.Daemon(deliver=True, relayhost=f"[127.0.0.1]:{sink_port(sink)}", dns_servers=[knot.server],
+                      smtp_source_classes=[f"bulk {BULK} {NEW}"], dnsbl_watch_zones=["dnsbl.test"])
+        try:
+            d.start()
+            st.wait_for(lambda: any(a["listed"] for a in json.loads(d.sluice("status", "--json").stdout)
+                                    .get("sources", [])), what="the listing to reach the scheduler")
+            send(d, "news@news.test", 6, "l")
+            st.wait_for(lambda: sum(len(v) for v in by_client(sink, "l").values()) == 6, what="all 6 messages")
+            self.assertEqual(set(by_client(sink, "l")), {NEW})
+            self.assertIn(f"blocklist: {BULK} (class bulk) is listed: the class sends from its other addresses",
+                          d.logtext())
+        finally:
+            d.cleanup()
+            sink.stop()
+            knot.stop()
 
     def test_bad_configuration(self):
         for args, why in (([f"smtp_source_classes=bulk {BULK}", f"ip_warmup_schedule={NEW} 2026-01-01 100"],

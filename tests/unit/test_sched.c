@@ -4,6 +4,7 @@
  * recipient limit, routing (transport_maps, relayhost, MX, no MX, null MX, NXDOMAIN, failed
  * lookups), destination sites shared by domains, fairness, double bounces, hold. */
 #include <event2/event.h>
+#include <arpa/inet.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -730,6 +731,49 @@ static void test_source_classes(void **state)
     stop();
 }
 
+static void test_source_listed(void **state)
+{
+    (void)state;
+    start("smtp_source_classes = [\"bulk 127.0.0.20 127.0.0.21\", \"tx 127.0.0.10\"];\n"
+          "smtp_source_default_class = \"bulk\";\nsmtp_source_class_maps = [\"@app.test tx\"];\n");
+    struct sockaddr_in a20 = {.sin_family = AF_INET}, a10 = {.sin_family = AF_INET};
+    inet_pton(AF_INET, "127.0.0.20", &a20.sin_addr);
+    inet_pton(AF_INET, "127.0.0.10", &a10.sin_addr);
+    const char *r[] = {"ok@d1.test"};
+    fa.hold = 1;   /* jobs wait, so some are queued for .20 when it is found listed */
+    for (int i = 0; i < 14; i++)
+        submit("n@news.test", r, 1, 0);
+    sched_dest *d20 = hmap_get(sc->dests, "mx:mx.d1.test:25 via 127.0.0.20");
+    assert_non_null(d20);
+    assert_true(d20->nready > 0);
+    sched_source_listed(sc, (struct sockaddr *)&a20, 1);
+    assert_int_equal(d20->nready, 0);   /* its waiting mail moved to .21 */
+    for (int i = 0; i < 4; i++)
+        submit("n@news.test", r, 1, 0);
+    assert_int_equal(d20->nready, 0);   /* and new mail does not go there */
+    fa.hold = 0;
+    while (fa.nheld)
+        release_held(), settle();
+    settle();
+    int from20 = jobs_from("127.0.0.20"), from21 = jobs_from("127.0.0.21");
+    assert_int_equal(from20 + from21, 18);
+    assert_true(from20 <= 5);           /* only what had started on it before (concurrency 5) */
+    json_t *st = sched_status(sc);
+    assert_true(json_is_true(json_object_get(json_array_get(json_object_get(st, "sources"), 0), "listed")));
+    json_decref(st);
+    /* the only address of its class keeps sending; delisted, .20 takes its share again */
+    sched_source_listed(sc, (struct sockaddr *)&a10, 1);
+    submit("x@app.test", r, 1, 0);
+    settle();
+    assert_int_equal(jobs_from("127.0.0.10"), 1);
+    sched_source_listed(sc, (struct sockaddr *)&a20, 0);
+    for (int i = 0; i < 4; i++)
+        submit("n@news.test", r, 1, 0);
+    settle();
+    assert_true(jobs_from("127.0.0.20") >= from20 + 2);
+    stop();
+}
+
 /* day_text - the UTC day of the fake clock's now plus days, as YYYY-MM-DD */
 static const char *day_text(int days, char *buf)
 {
@@ -808,6 +852,7 @@ int main(void)
         cmocka_unit_test(test_delay_warning),
         cmocka_unit_test(test_source_classes),
         cmocka_unit_test(test_warmup),
+        cmocka_unit_test(test_source_listed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
