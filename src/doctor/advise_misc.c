@@ -1,6 +1,8 @@
 /* advise_misc.c - the advice that points elsewhere, and the rest:
  *   warmup          reputation verdicts: the seed's warm-up (`doctor warmup --target N`, N
- *                   the recipients a day these logs show) and `doctor ip`
+ *                   the recipients a day these logs show) and `doctor ip`; sluiced's own
+ *                   ip_warmup_schedule for the address when it is one of its sending
+ *                   addresses
  *   authentication  authentication verdicts: `doctor domain SENDER-DOMAIN --ip ADDR` and
  *                   `doctor ip ADDR` (the sender domain from the logs' from=<...>, else
  *                   myorigin; the address a refusal names, else smtp_bind_address)
@@ -11,7 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "common/clock.h"
+#include "common/xmalloc.h"
 #include "doctor/advise_int.h"
 
 /* days_spanned - the days the logs cover (at least 1) */
@@ -35,6 +40,71 @@ static const char *source_ip(const advise *a, const la_dest *d)
     if (ip)
         return ip;
     return a->in->cfg->smtp_bind_address[0] ? a->in->cfg->smtp_bind_address : "ADDR";
+}
+
+/* first_word_is - the entry's first word is w */
+static int first_word_is(const char *entry, const char *w)
+{
+    size_t n = strcspn(entry, " \t");
+    return n == strlen(w) && !strncmp(entry, w, n);
+}
+
+/* ours - sluiced sends from ip by its configuration (smtp_bind_address(6) or a class) */
+static int ours(const sl_config *c, const char *ip)
+{
+    int found = !strcmp(c->smtp_bind_address, ip) || !strcmp(c->smtp_bind_address6, ip);
+    for (int i = 0; !found && i < c->smtp_source_classes.n; i++) {
+        char *copy = xstrdup(c->smtp_source_classes.v[i]), *save = NULL;
+        strtok_r(copy, " \t", &save);   /* the class name */
+        for (char *w = strtok_r(NULL, " \t", &save); w && !found; w = strtok_r(NULL, " \t", &save))
+            found = !strcmp(w, ip);
+        free(copy);
+    }
+    return found;
+}
+
+/* has_entry - a map parameter has an entry whose first word is key */
+static int has_entry(const strlist *l, const char *key)
+{
+    for (int i = 0; i < l->n; i++)
+        if (first_word_is(l->v[i], key))
+            return 1;
+    return 0;
+}
+
+/* today - the UTC date (of the injectable clock) as YYYY-MM-DD, and *ym as YYYYMM */
+static const char *today(char *buf, size_t n, int *ym)
+{
+    time_t t = (time_t)clock_now();
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, n, "%Y-%m-%d", &tm);
+    *ym = (tm.tm_year + 1900) * 100 + tm.tm_mon + 1;
+    return buf;
+}
+
+/* warmup_change - have sluiced enforce the schedule for ip (when it sends from it) */
+static void warmup_change(advise *a, adv_item *it, const char *ip, long per_day)
+{
+    const sl_config *c = a->in->cfg;
+    if (!strcmp(ip, "ADDR"))
+        return;
+    if (!ours(c, ip)) {
+        adv_explain(it, "To have sluiced keep to the schedule, send from a configured address (smtp_bind_address, "
+                        "or smtp_source_classes with bulk mail on addresses of its own) and list it in "
+                        "ip_warmup_schedule.");
+        return;
+    }
+    if (has_entry(&c->ip_warmup_schedule, ip)) {
+        adv_explain(it, "ip_warmup_schedule already has %s: sluiced keeps to its schedule.", ip);
+        return;
+    }
+    char v[200], day[16];
+    int ym;
+    snprintf(v, sizeof v, "%s %s %ld", ip, today(day, sizeof day, &ym), per_day);
+    adv_change_add(a, AT_SLUICE, "ip_warmup_schedule", v, "warmup",
+                   "sluiced caps the address's recipients a day: 50, doubling weekly, up to this volume");
+    adv_explain(it, "sluiced keeps to the schedule itself: the change below sets ip_warmup_schedule for %s.", ip);
 }
 
 /* warmup - reputation: grow the volume slowly */
@@ -68,6 +138,7 @@ static void warmup(advise *a)
                                 per_day < 1 ? 1 : per_day, source_ip(a, first));
     for (int k = 0; k < first->nevidence && k < 3; k++)
         adv_evidence(it, first->evidence[k]);
+    warmup_change(a, it, source_ip(a, first), per_day < 1 ? 1 : per_day);
     json_object_set_new(it->figures, "recipients_per_day", json_integer(per_day));
     json_object_set_new(it->figures, "destinations", json_string(list));
 }
@@ -92,6 +163,16 @@ static void authentication(advise *a)
                                     d->domain, dom, source_ip(a, d), source_ip(a, d));
         for (int k = 0; k < d->nevidence && k < 3; k++)
             adv_evidence(it, d->evidence[k]);
+        if (dom && dom[0] && !has_entry(&a->in->cfg->dkim_signing_keys, dom)) {
+            char v[600], day[16];
+            int ym;
+            today(day, sizeof day, &ym);
+            snprintf(v, sizeof v, "%s s%d /etc/sluice/dkim/%s.pem", dom, ym, dom);
+            adv_change_add(a, AT_SLUICE, "dkim_signing_keys", v, id,
+                           "make the key with `openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "
+                           "FILE` and publish its public key as SELECTOR._domainkey.DOMAIN TXT \"v=DKIM1; k=rsa; p=...\"");
+            adv_explain(it, "sluiced signs nothing from %s yet: the change below sets dkim_signing_keys.", dom);
+        }
     }
 }
 

@@ -149,10 +149,11 @@ static int add_warmup(src_table *t, const char *entry, char *err, int errlen)
     netaddr a;
     int64_t period_ms = 0;
     if (n < 3 || parse_addr(ip, &a) < 0 || parse_day(day) < 0 || target < 1 || start < 1 ||
-        !(factor > 1 && factor <= 100) || units_parse_time(period, 'd', &period_ms) < 0 ||
-        period_ms < 86400000LL) {
+        !(factor > 1 && factor <= 10) || units_parse_time(period, 'd', &period_ms) < 0 ||
+        period_ms < 86400000LL || period_ms > 365 * 86400000LL || period_ms % 86400000LL) {
         snprintf(err, (size_t)errlen, "ip_warmup_schedule: \"%s\": expected ADDRESS YYYY-MM-DD TARGET "
-                 "[START [FACTOR [PERIOD]]] (a target of 1 or more, a factor above 1, a period of days)", entry);
+                 "[START [FACTOR [PERIOD]]] (a target of 1 or more, a factor above 1 and at most 10, a period of "
+                 "whole days up to 365d)", entry);
         return -1;
     }
     int i = find_addr(t, &a);

@@ -654,6 +654,21 @@ static void test_reputation(void **state)
     assert_non_null(strstr(it->explanation, "sluice doctor ip 192.0.2.25"));
     assert_non_null(strstr(it->actual, "yahoo.com (TSS04)"));
     assert_true(has_evidence(it, "[TSS04]"));
+    change_is(x, AT_SLUICE, "ip_warmup_schedule", NULL);   /* not an address sluiced sends from */
+    assert_non_null(strstr(it->explanation, "list it in ip_warmup_schedule"));
+    run_free(x);
+    /* sent from smtp_bind_address: sluiced is told to keep to the schedule itself */
+    char *ov[] = {"smtp_bind_address=192.0.2.25"};
+    x = run_new(b.text, ov, 1, NULL, NULL);
+    change_is(x, AT_SLUICE, "ip_warmup_schedule", "192.0.2.25 ");
+    const adv_change *c = advise_change(x->a, AT_SLUICE, "ip_warmup_schedule");
+    assert_non_null(c);
+    assert_int_equal(strlen(c->value), strlen("192.0.2.25 2026-11-28 13"));
+    assert_string_equal(c->value + strlen(c->value) - 3, " 13");
+    run_free(x);
+    char *ov2[] = {"smtp_source_classes=bulk 192.0.2.25", "ip_warmup_schedule=192.0.2.25 2026-01-01 500"};
+    x = run_new(b.text, ov2, 2, NULL, NULL);
+    change_is(x, AT_SLUICE, "ip_warmup_schedule", NULL);   /* it has one already */
     run_free(x);
     free(b.text);
 }
@@ -669,6 +684,12 @@ static void test_authentication(void **state)
     const adv_item *it = item(x, "authentication:strict.example");
     assert_int_equal(it->st, CK_FAIL);
     assert_non_null(strstr(it->explanation, "sluice doctor domain sender.example --ip 192.0.2.25"));
+    change_is(x, AT_SLUICE, "dkim_signing_keys", "sender.example s");
+    change_is(x, AT_SLUICE, "dkim_signing_keys", " /etc/sluice/dkim/sender.example.pem");
+    run_free(x);
+    char *ov[] = {"dkim_signing_keys=sender.example s1 /etc/sluice/dkim/s.pem"};
+    x = run_new(b.text, ov, 1, NULL, NULL);
+    change_is(x, AT_SLUICE, "dkim_signing_keys", NULL);   /* it signs already */
     run_free(x);
     free(b.text);
 }
