@@ -12,6 +12,8 @@ import shutil
 import smtplib
 import subprocess
 import tempfile
+import threading
+import time
 import unittest
 
 import sluicetest as st
@@ -125,6 +127,51 @@ class DkimSigning(unittest.TestCase):
         # the envelope sender does not choose the key: the From: field does
         got = self.deliver("alice@example.com", "From: dave@notexample.com\r\nSubject: y\r\n", "y\r\n")
         self.assertNotIn(b"DKIM-Signature", got)
+
+    def test_stop_while_signing(self):
+        # SIGTERM while clients keep sending: every message that got its 250 is in the
+        # queue after the restart, once, and signed (the workers finish their jobs first)
+        d = st.Daemon(dkim_signing_keys=[f"example.com s2026 {self.rsa}"])
+        acked, lock, stop = {}, threading.Lock(), threading.Event()
+
+        def client(k):
+            n = 0
+            try:
+                with smtplib.SMTP("127.0.0.1", d.port, timeout=10) as s:
+                    while not stop.is_set():
+                        rcpt = f"c{k}-{n}@dest.test"
+                        s.sendmail(f"a{k}@example.com", [rcpt],   # raises unless the 250 came
+                                   f"From: a{k}@example.com\r\nSubject: {n}\r\n\r\nx\r\n".encode())
+                        with lock:
+                            acked[rcpt] = 1
+                        n += 1
+            except (OSError, smtplib.SMTPException):
+                pass
+
+        try:
+            d.start()
+            threads = [threading.Thread(target=client, args=(k,)) for k in range(4)]
+            for t in threads:
+                t.start()
+            time.sleep(1.0)
+            self.assertEqual(d.stop(), 0)
+            stop.set()
+            for t in threads:
+                t.join(30)
+            d.start()
+            queued = {}
+            for m in d.queue():
+                for r in m["recipients"]:
+                    queued[r["address"]] = queued.get(r["address"], 0) + 1
+                    if len(queued) <= 5:   # a few bodies: signed
+                        body = d.sluice("queue", "show", "--body", m["queue_id"]).stdout
+                        self.assertTrue(body.startswith(b"DKIM-Signature: v=1; a=rsa-sha256;"), body[:200])
+            self.assertGreater(len(acked), 20)
+            missing = [r for r in acked if r not in queued]
+            self.assertEqual(missing, [], "acknowledged but not queued")
+            self.assertEqual([r for r, c in queued.items() if c > 1], [], "queued twice")
+        finally:
+            d.cleanup()
 
     def test_bad_keys_refused(self):
         bad = os.path.join(self.tmp, "weak.pem")
