@@ -7,7 +7,7 @@
  *     header block;
  *   - canonical bodies end with CRLF or are empty, have no WSP before a CRLF and no WSP runs;
  *     canonicalizing a canonical body again changes nothing;
- *   - a canonical header field is one line with a lower-case name. */
+ *   - a canonical header field is one line (a bare CR is content) with a lower-case name. */
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <stdint.h>
@@ -73,8 +73,9 @@ static void check_body(const uint8_t *data, size_t size)
     check(a.len == 0 || (a.len >= 2 && !memcmp(p + a.len - 2, "\r\n", 2)));
     check(a.len < 4 || memcmp(p + a.len - 4, "\r\n\r\n", 4) != 0);
     for (size_t i = 0; i + 1 < a.len; i++) {
-        check(!((p[i] == ' ' || p[i] == '\t') && (p[i + 1] == '\r' || p[i + 1] == ' ')));
+        check(!(p[i] == ' ' && (p[i + 1] == ' ' || (p[i + 1] == '\r' && i + 2 < a.len && p[i + 2] == '\n'))));
         check(p[i] != '\t');
+        check(p[i] != '\n' || (i > 0 && p[i - 1] == '\r'));
     }
     dkim_canon_body(a.data, a.len, &b);
     check(a.len == b.len && (a.len == 0 || !memcmp(a.data, b.data, a.len)));
@@ -94,7 +95,7 @@ static void check_header(const uint8_t *data, size_t size)
     for (const char *q = s; q < colon; q++)
         check(!(*q >= 'A' && *q <= 'Z'));
     for (size_t i = 0; i + 2 < h.len; i++)
-        check(s[i] != '\r' && s[i] != '\n');
+        check(s[i] != '\n' && !(s[i] == '\r' && s[i + 1] == '\n'));
     dbuf_free(&h);
 }
 

@@ -180,8 +180,8 @@ static void advance(asess *x)
         if (literal_addr(x, x->hosts[x->host_i]))
             continue;
         x->state = AS_RESOLVING;
-        int family = x->source ? x->source->ss.ss_family : AF_UNSPEC;   /* what it can reach */
-        x->q = dns_query_addr(x->a->dns, x->hosts[x->host_i], family, 1, on_addrs, x);
+        x->q = dns_query_addr(x->a->dns, x->hosts[x->host_i], AF_UNSPEC,
+                              !x->source || x->source->ss.ss_family == AF_INET, on_addrs, x);
         return;
     }
 }
@@ -292,8 +292,16 @@ static void on_addrs(void *arg, const dns_addr_result *r)
     const char *h = x->hosts[x->host_i];
     if (r->status == DNS_OK && r->naddrs > 0) {
         x->addrs = xcalloc((size_t)r->naddrs, sizeof *x->addrs);
-        memcpy(x->addrs, r->addrs, sizeof *x->addrs * (size_t)r->naddrs);
-        x->naddrs = r->naddrs;
+        for (int i = 0; i < r->naddrs; i++)   /* a source address reaches its own family only */
+            if (!x->source || r->addrs[i].ss.ss_family == x->source->ss.ss_family)
+                x->addrs[x->naddrs++] = r->addrs[i];
+        if (!x->naddrs) {
+            char ip[64];
+            x->all_notfound = 0;   /* our limit, not the receiver's fault: try again later */
+            note_failure(x, 0, "4.4.4", SMTPC_ST_CONNECT, "host %s has no IPv%c address for the source address %s",
+                         h, x->source->ss.ss_family == AF_INET ? '4' : '6',
+                         netaddr_ip((const struct sockaddr *)&x->source->ss, ip, sizeof ip));
+        }
     } else if (r->status == DNS_TEMPFAIL) {
         x->all_notfound = 0;
         note_failure(x, 0, "4.4.3", SMTPC_ST_CONNECT, "Host or domain name lookup failed: name=%s type=A: %s",

@@ -113,10 +113,10 @@ static void print_listings(json_t *zones)
         time_t since = (time_t)num(z, "since");
         char when[32];
         strftime(when, sizeof when, "%Y-%m-%d %H:%M", gmtime(&since));
-        json_t *delist = json_object_get(z, "delist");
+        const char *delist = json_string_value(json_object_get(z, "delist"));   /* NULL: none */
         printf("    LISTED on %s since %s UTC: %s%s%s\n", json_string_value(json_object_get(z, "zone")),
                when, json_string_value(json_object_get(z, "why")),
-               delist ? "; removal: " : "", delist ? json_string_value(delist) : "");
+               delist ? "; removal: " : "", delist ? delist : "");
     }
 }
 

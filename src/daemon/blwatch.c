@@ -232,10 +232,16 @@ static void log_change(const bl_addr *b, const dnsbl_zone *z, const dnsbl_result
     }
 }
 
-/* note - keep r as b's state on zone i, logging a change */
+/* note - keep r as b's state on zone i, logging a change; a lookup that cannot tell
+ * leaves a listing in place (unknown is never clear) */
 static void note(bl_addr *b, int i, const dnsbl_result *r)
 {
     bl_state *s = &b->st[i];
+    if (r->verdict == DNSBL_UNKNOWN && s->known && s->verdict == DNSBL_LISTED) {
+        log_info(NULL, "blocklist: cannot tell now whether %s is still listed on %s (%s): taken as listed",
+                 b->ip, b->w->zones[i].zone, r->why);
+        return;
+    }
     int changed = !s->known || s->verdict != r->verdict ||
                   (r->verdict == DNSBL_LISTED && strcmp(s->why ? s->why : "", r->why));
     if (changed)

@@ -137,6 +137,14 @@ static dkim_skey *load_entry(const char *entry, char *err, int errlen)
 
 int signer_check_keys(const sl_config *c, char *err, int errlen)
 {
+    int from = 0;
+    for (int i = 0; i < c->dkim_signed_headers.n; i++)
+        from |= !strcasecmp(c->dkim_signed_headers.v[i], "From");
+    if (c->dkim_signing_keys.n && !from) {
+        snprintf(err, (size_t)errlen, "dkim_signed_headers must include From (RFC 6376 5.4: the From field "
+                 "is always signed)");
+        return -1;
+    }
     for (int i = 0; i < c->dkim_signing_keys.n; i++) {
         dkim_skey *k = load_entry(c->dkim_signing_keys.v[i], err, errlen);
         if (!k)
@@ -188,6 +196,8 @@ int signer_start(sluiced *d, char *err, int errlen)
     s->hdrs = names(&d->cfg->dkim_signed_headers, &s->nhdrs);
     s->over = names(&d->cfg->dkim_oversigned_headers, &s->nover);
     s->efd = -1;
+    if (signer_check_keys(d->cfg, err, errlen) < 0)   /* the header lists; keys below */
+        return -1;
     if (load_keys(s, err, errlen) < 0)
         return -1;
     s->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

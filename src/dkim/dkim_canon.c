@@ -1,7 +1,9 @@
 /* dkim_canon.c - DKIM's "relaxed" canonicalization of header fields (RFC 6376 3.4.2) and
- * of the body (3.4.4).  Bare CR or LF bytes are line-end bytes here (the SMTP server has
- * made every line end CRLF before a message gets this far). */
+ * of the body (3.4.4).  A line ends with CRLF; a bare LF is read as a line end too (the SMTP
+ * server makes those CRLF before a message gets this far), and a bare CR is an ordinary
+ * byte, kept as it is - the server keeps bare CRs, and a verifier sees them. */
 #include <ctype.h>
+#include <string.h>
 
 #include "dkim/dkim.h"
 
@@ -18,8 +20,8 @@ static void put_value(const char *v, size_t len, dbuf *out)
     int pending_sp = 0, any = 0;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)v[i];
-        if (c == '\r' || c == '\n')
-            continue;
+        if (c == '\n' || (c == '\r' && i + 1 < len && v[i + 1] == '\n'))
+            continue;   /* unfolding: the line ends go, the WSP after them stays */
         if (is_wsp(c)) {
             pending_sp = any;
             continue;
@@ -42,8 +44,8 @@ void dkim_canon_header(const char *raw, size_t len, dbuf *out)
                             raw[name_end - 1] == '\n'))
         name_end--;
     for (size_t i = 0; i < name_end; i++)   /* a field's name has no line end; garbage */
-        if (raw[i] != '\r' && raw[i] != '\n')   /* passed in keeps the result one line */
-            dbuf_putc(out, (char)tolower((unsigned char)raw[i]));
+        if (raw[i] != '\n' && !(raw[i] == '\r' && i + 1 < name_end && raw[i + 1] == '\n'))
+            dbuf_putc(out, (char)tolower((unsigned char)raw[i]));   /* keeps the result one line */
     dbuf_putc(out, ':');
     if (colon < len)
         put_value(raw + colon + 1, len - colon - 1, out);
@@ -81,14 +83,10 @@ void dkim_canon_body(const uint8_t *body, size_t len, dbuf *out)
     size_t empties = 0;   /* empty lines seen and not yet written: dropped at the end */
     size_t pos = 0;
     while (pos < len) {
-        size_t end = pos;
-        while (end < len && body[end] != '\n' && body[end] != '\r')
-            end++;
-        size_t next = end;
-        if (next < len && body[next] == '\r')
-            next++;
-        if (next < len && body[next] == '\n')
-            next++;
+        const uint8_t *lf = memchr(body + pos, '\n', len - pos);
+        size_t end = lf ? (size_t)(lf - body) : len, next = lf ? end + 1 : len;
+        if (lf && end > pos && body[end - 1] == '\r')
+            end--;   /* CRLF; a CR anywhere else is content */
         if (blank(body + pos, end - pos)) {
             empties++;
         } else {

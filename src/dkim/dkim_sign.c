@@ -161,22 +161,32 @@ static int name_eq(const rfc5322_field *f, const char *name)
     return strlen(name) == f->name_len && strncasecmp(f->name, name, f->name_len) == 0;
 }
 
+/* sign_all - every instance of name not signed yet, bottom-up (RFC 6376 5.4.2), into the
+ * h= list and the signed data */
+static void sign_all(const fields *fs, char *used, const char *name, dbuf *h, dbuf *data)
+{
+    for (int i = fs->n - 1; i >= 0; i--) {
+        if (used[i] || !name_eq(&fs->v[i], name))
+            continue;
+        used[i] = 1;
+        dbuf_printf(h, "%s%s", h->len ? ":" : "", name);
+        dkim_canon_header(fs->v[i].raw, fs->v[i].raw_len, data);
+    }
+}
+
 /* select_fields - the h= list into h (names, ':'-separated, for the tag) and the canonical
- * fields it covers into data, bottom-up per name (RFC 6376 5.4.2) */
+ * fields it covers into data: the instances of hdrs, then of over (an oversigned field is
+ * a signed one) and each of over once more, which stands for no instance */
 static void select_fields(const fields *fs, const char *const *hdrs, int nhdrs,
                           const char *const *over, int nover, dbuf *h, dbuf *data)
 {
     char *used = xcalloc((size_t)fs->n + 1, 1);
     for (int k = 0; k < nhdrs; k++)
-        for (int i = fs->n - 1; i >= 0; i--) {
-            if (used[i] || !name_eq(&fs->v[i], hdrs[k]))
-                continue;
-            used[i] = 1;
-            dbuf_printf(h, "%s%s", h->len ? ":" : "", hdrs[k]);
-            dkim_canon_header(fs->v[i].raw, fs->v[i].raw_len, data);
-        }
-    for (int k = 0; k < nover; k++)   /* a name with no instance left signs as empty */
+        sign_all(fs, used, hdrs[k], h, data);
+    for (int k = 0; k < nover; k++) {
+        sign_all(fs, used, over[k], h, data);
         dbuf_printf(h, "%s%s", h->len ? ":" : "", over[k]);
+    }
     free(used);
 }
 
@@ -187,11 +197,12 @@ static void sha256(const void *p, size_t n, uint8_t md[32])
     EVP_Digest(p, n, md, &len, EVP_sha256(), NULL);
 }
 
-/* sign_data - the signature of data with k into sig (at most 1024 bytes); its length or 0 */
+/* sign_data - the signature of data with k into sig (EVP_PKEY_get_size bytes); its length
+ * or 0 */
 static size_t sign_data(const dkim_skey *k, const uint8_t *data, size_t n, uint8_t *sig)
 {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    size_t siglen = 1024;
+    size_t siglen = (size_t)EVP_PKEY_get_size(k->pkey);
     uint8_t md[32];
     int ok;
     if (k->ed25519) {   /* RFC 8463: PureEdDSA over the SHA-256 of the data */
@@ -200,7 +211,6 @@ static size_t sign_data(const dkim_skey *k, const uint8_t *data, size_t n, uint8
              EVP_DigestSign(ctx, sig, &siglen, md, sizeof md) == 1;
     } else {
         ok = ctx && EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, k->pkey) == 1 &&
-             EVP_DigestSign(ctx, NULL, &siglen, data, n) == 1 && siglen <= 1024 &&
              EVP_DigestSign(ctx, sig, &siglen, data, n) == 1;
     }
     EVP_MD_CTX_free(ctx);
@@ -259,7 +269,7 @@ int dkim_sign(const dkim_skey *k, const uint8_t *msg, size_t len, const char *co
     /* what is signed: the fields, then this one as it stands, with "b=" empty */
     dkim_canon_header((const char *)field.data, field.len, &data);
     data.len -= 2;           /* without the final CRLF (RFC 6376 3.7) */
-    uint8_t sig[1024];
+    uint8_t *sig = xmalloc((size_t)EVP_PKEY_get_size(k->pkey) + 1);
     size_t siglen = sign_data(k, data.data, data.len, sig);
     int rc = -1;
     if (siglen) {
@@ -273,6 +283,7 @@ int dkim_sign(const dkim_skey *k, const uint8_t *msg, size_t len, const char *co
         snprintf(err, (size_t)errlen, "signing with the key of %s (selector %s) failed", k->domain,
                  k->selector);
     }
+    free(sig);
     free(fs.v);
     dbuf_free(&canon);
     dbuf_free(&h);

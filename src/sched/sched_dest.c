@@ -51,7 +51,8 @@ sched_dest *sched_dest_get(sched *s, const char *key, const sched_target *t)
     for (int i = 0; i < t->nhosts; i++)
         d->t.hosts[i] = xstrdup(t->hosts[i]);
     d->t.name = d->key;
-    d->t.tls_level = tls_level_for(s->cfg, key, t);
+    /* a "SITE via ADDRESS" destination keeps its site's level (the policy names sites) */
+    d->t.tls_level = t->tls_level ? t->tls_level : tls_level_for(s->cfg, key, t);
     d->rate_delay_us = s->cfg->smtp_destination_rate_delay_ms * 1000;
     shape_init(&d->sh, &s->shcfg, d->key);
     json_t *saved = json_object_get(s->saved, key);
@@ -189,7 +190,7 @@ static int divert(sched *s, sched_dest *d, int64_t now)
     if (now >= d->sh.paused_until_us || d->sh.pause_class != RC_REPUTATION || !d->ready)
         return 0;
     sched_dest *f = fallback_dest(s);
-    if (!f || f == d)
+    if (!f || f == d || d->base == f)   /* d is the relay itself (or it via an address) */
         return 0;
     log_notice(NULL, "shaping: %s: paused for reputation: %llu waiting deliveries go through the fallback relay %s",
                d->key, (unsigned long long)d->nready, f->key);

@@ -118,6 +118,12 @@ static int add_class(src_table *t, const char *entry, char *err, int errlen)
         snprintf(err, (size_t)errlen, "smtp_source_classes: class %s has no address", name);
         goto out;
     }
+    for (int k = 1; k < c->n; k++)
+        if (t->addr[c->addrs[k]].a.ss.ss_family != t->addr[c->addrs[0]].a.ss.ss_family) {
+            snprintf(err, (size_t)errlen, "smtp_source_classes: class %s mixes IPv4 and IPv6 addresses: a "
+                     "session can only use an MX address of its own family; make a class per family", name);
+            goto out;
+        }
     rc = 0;
 out:
     free(copy);
@@ -134,8 +140,9 @@ static int implicit_class(src_table *t, const sl_config *c, char *err, int errle
                  "in smtp_source_classes (the kernel's choice of address cannot be warmed up)");
         return -1;
     }
-    char entry[200];
-    snprintf(entry, sizeof entry, "default %s %s", c->smtp_bind_address, c->smtp_bind_address6);
+    char entry[200];   /* one family: the IPv4 address when there is one */
+    snprintf(entry, sizeof entry, "default %s",
+             c->smtp_bind_address[0] ? c->smtp_bind_address : c->smtp_bind_address6);
     return add_class(t, entry, err, errlen);
 }
 
@@ -317,12 +324,12 @@ static sched_dest *variant(sched *s, sched_dest *d, int i)
     return v;
 }
 
-/* rank - how much an address with room r is wanted: warming ones with room today first
- * (so they get their daily volume), then uncapped ones, then those at their cap; any
- * address on a blocklist after every one that is not */
-static int rank(const src_addr *a, int64_t r)
+/* rank - how much an address with room r is wanted for a job of n recipients: warming
+ * ones with room for it today first (so they get their daily volume), then uncapped ones,
+ * then the rest; any address on a blocklist after every one that is not */
+static int rank(const src_addr *a, int64_t r, int n)
 {
-    return (r == INT64_MAX ? 1 : r > 0 ? 2 : 0) - (a->listed ? 10 : 0);
+    return (r == INT64_MAX ? 1 : r >= n ? 2 : 0) - (a->listed ? 10 : 0);
 }
 
 sched_dest *sched_source_dest(sched *s, sched_dest *d, const sched_job *j)
@@ -341,7 +348,7 @@ sched_dest *sched_source_dest(sched *s, sched_dest *d, const sched_job *j)
         int64_t left = room(a, now);   /* minus what already waits for the address */
         if (left != INT64_MAX)
             left = left > a->queued ? left - a->queued : 0;
-        int r = rank(a, left);
+        int r = rank(a, left, j->n);
         uint64_t load = v->nready + (uint64_t)v->nbusy;
         if (r > best_rank || (r == best_rank && load < best_load)) {
             best = v;

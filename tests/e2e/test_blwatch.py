@@ -43,7 +43,7 @@ class BlocklistWatch(unittest.TestCase):
     def test_listed_then_delisted(self):
         knot = Knot(zones(True))
         d = st.Daemon(dns_servers=[knot.server], dnsbl_watch_addresses=[LISTED, CLEAN],
-                      dnsbl_watch_zones=["dnsbl.test", "err.test"], dnsbl_watch_interval="1s")
+                      dnsbl_watch_zones=["dnsbl.test", "err.test"], dnsbl_watch_interval="1s", dns_timeout="1s")
         try:
             d.start()
             st.wait_for(lambda: (entry(d, LISTED) or {}).get("listed") == 1, timeout=15,
@@ -72,9 +72,14 @@ class BlocklistWatch(unittest.TestCase):
             self.assertRegex(text, r"blocklists: 2 lists, every 1s")
             self.assertRegex(text, re.escape(LISTED) + r".*1 listed, 0 clear, 1 unknown")
             self.assertIn("LISTED on dnsbl.test", text)
-            # the zone drops the listing: the next rounds see it and say so once
+            # the zone cannot be asked: a listing stays a listing (unknown is never clear)
             port = knot.port
             knot.stop()
+            st.wait_for(lambda: "cannot tell now whether 127.0.1.11 is still listed on dnsbl.test" in d.logtext(),
+                        timeout=15, what="a round without answers")
+            self.assertEqual(zone_of(entry(d, LISTED), "dnsbl.test")["verdict"], "listed")
+            self.assertNotIn("no longer listed", d.logtext())
+            # the zone drops the listing: the next rounds see it and say so once
             knot = Knot(zones(False), port=port)
             st.wait_for(lambda: zone_of(entry(d, LISTED), "dnsbl.test")["verdict"] == "clear",
                         timeout=15, what="the delisting to show")

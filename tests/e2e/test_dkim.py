@@ -112,6 +112,29 @@ class DkimSigning(unittest.TestCase):
                                 self.rec_rsa, self.tmp), "fail")
         self.assertEqual(verify(got, self.rec_other, self.tmp), "fail")
 
+    def test_bare_cr_survives(self):
+        # the server keeps a bare CR; the signature must cover it as a verifier sees it
+        mid = f"<{os.urandom(6).hex()}@test>"
+        c = st.SMTPRaw(self.d.port)
+        self.assertEqual(c.reply()[0], 220)
+        c.send("EHLO raw.test\r\n")
+        self.assertEqual(c.reply()[0], 250)
+        c.send("MAIL FROM:<alice@example.com>\r\n")
+        self.assertEqual(c.reply()[0], 250)
+        c.send("RCPT TO:<rcpt@dest.test>\r\n")
+        self.assertEqual(c.reply()[0], 250)
+        c.send("DATA\r\n")
+        self.assertEqual(c.reply()[0], 354)
+        c.send(f"From: alice@example.com\r\nMessage-ID: {mid}\r\nSubject: a\rbare CR\r\n\r\n"
+               "a line\rwith a bare CR\r\n.\r\n")
+        self.assertEqual(c.reply()[0], 250)
+        c.close()
+        rec = st.wait_for(lambda: [r for r in self.sink.records() if r["message_id"] == mid],
+                          what="delivery of " + mid)[0]
+        got = self.sink.stored(rec["queue_id"])
+        self.assertIn(b"a line\rwith a bare CR", got)
+        self.assertEqual(verify(got, self.rec_rsa, self.tmp), "pass")
+
     def test_ed25519_for_a_subdomain(self):
         got = self.deliver("bob@mail.ed.example.org",
                            "From: bob@Mail.Ed.Example.org\r\nTo: rcpt@dest.test\r\nSubject: ed\r\n",

@@ -24,12 +24,12 @@ def sink_port(sink):
     return sink.errtext().split("listening on ")[1].split()[0].rsplit(":", 1)[1]
 
 
-def send(d, sender, n, tag):
+def send(d, sender, n, tag, domain="dest.test"):
     with smtplib.SMTP("127.0.0.1", d.port) as s:
         for i in range(n):
-            msg = (f"From: {sender}\r\nTo: r{i}@dest.test\r\nSubject: {tag} {i}\r\n"
+            msg = (f"From: {sender}\r\nTo: r{i}@{domain}\r\nSubject: {tag} {i}\r\n"
                    f"Message-ID: <{tag}-{i}@test>\r\n\r\nbody\r\n")
-            s.sendmail(sender, [f"r{i}@dest.test"], msg.encode())
+            s.sendmail(sender, [f"r{i}@{domain}"], msg.encode())
 
 
 def by_client(sink, tag):
@@ -122,12 +122,32 @@ class Sources(unittest.TestCase):
             sink.stop()
             knot.stop()
 
+    @unittest.skipUnless(Knot.available(), "knotd is not installed")
+    def test_family_mismatch_defers(self):
+        # an IPv6 source and an MX with IPv4 addresses only: deferred (our limit), never bounced
+        knot = Knot({"v4only.test": "@ MX 10 mx\nmx A 127.0.0.1\n"})
+        d = st.Daemon(deliver=True, dns_servers=[knot.server], smtp_source_classes=["v6 ::1"])
+        try:
+            d.start()
+            send(d, "a@app.test", 1, "fam", domain="v4only.test")
+            def reason():
+                q = d.queue()
+                return q and q[0]["recipients"][0].get("delay_reason", "")
+            st.wait_for(lambda: "no IPv6 address for the source address ::1" in (reason() or ""),
+                        what="the deferral")
+            self.assertNotIn("status=bounced", d.logtext())
+            self.assertIn("dsn=4.4.4", d.logtext())
+        finally:
+            d.cleanup()
+            knot.stop()
+
     def test_bad_configuration(self):
         for args, why in (([f"smtp_source_classes=bulk {BULK}", f"ip_warmup_schedule={NEW} 2026-01-01 100"],
                            "is not a sending address"),
                           (["smtp_source_class_maps=@news.test bulk"], "with a class of smtp_source_classes"),
                           ([f"smtp_source_classes=bulk {BULK}, tx {BULK}"], "in more than one class"),
-                          ([f"smtp_source_classes=bulk {BULK}", "smtp_source_default_class=tx"], "not a class")):
+                          ([f"smtp_source_classes=bulk {BULK}", "smtp_source_default_class=tx"], "not a class"),
+                          ([f"smtp_source_classes=bulk {BULK} ::1"], "mixes IPv4 and IPv6")):
             argv = [st.SLUICED, "-n"]
             for a in args:
                 argv += ["-o", a]

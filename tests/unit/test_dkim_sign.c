@@ -48,6 +48,8 @@ static void test_canon_header(void **state)
     assert_string_equal(hdr("X-Empty:\r\n", &b), "x-empty:\r\n");
     assert_string_equal(hdr("X-Sp:   \r\n  \r\n", &b), "x-sp:\r\n");
     assert_string_equal(hdr("MiXeD-CaSe: KeEp ThE VaLuE\r\n", &b), "mixed-case:KeEp ThE VaLuE\r\n");
+    assert_string_equal(hdr("X-Cr: a\rb \r\n", &b), "x-cr:a\rb\r\n");   /* a bare CR is a byte */
+    assert_string_equal(hdr("X-Lf: a\n b\n", &b), "x-lf:a b\r\n");          /* a bare LF, a line end */
     dbuf_free(&b);
 }
 
@@ -63,6 +65,7 @@ static void test_canon_body(void **state)
     assert_string_equal(body(M("no line end"), &b), "no line end\r\n");
     assert_string_equal(body(M("a\r\n\r\nb\r\n \r\n"), &b), "a\r\n\r\nb\r\n");
     assert_string_equal(body(M("x\ny\n"), &b), "x\r\ny\r\n");   /* bare LF: a line end */
+    assert_string_equal(body(M("a\rb \r\n\r\r\n"), &b), "a\rb\r\n\r\r\n");   /* bare CR: content */
     dbuf_free(&b);
 }
 

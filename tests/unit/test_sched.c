@@ -774,6 +774,37 @@ static void test_source_listed(void **state)
     stop();
 }
 
+static const char *day_text(int days, char *buf);
+
+static void test_source_tls_policy_and_job_size(void **state)
+{
+    (void)state;
+    /* a "via" destination keeps its site's TLS policy */
+    start("relayhost = \"[127.0.0.7]:2525\";\nsmtp_tls_policy_maps = [\"[127.0.0.7]:2525 encrypt\"];\n"
+          "smtp_source_classes = [\"tx 127.0.0.10\"];\n");
+    const char *r[] = {"ok@d1.test"};
+    submit("a@app.test", r, 1, 0);
+    sched_dest *v = hmap_get(sc->dests, "[127.0.0.7]:2525 via 127.0.0.10");
+    assert_non_null(v);
+    assert_string_equal(v->t.tls_level, "encrypt");
+    stop();
+    /* a job bigger than a warming address's room today goes to the warm one at once */
+    char conf[512], day[11];
+    clock_set_fake(T0);
+    snprintf(conf, sizeof conf, "smtp_source_classes = [\"bulk 127.0.0.20 127.0.0.21\"];\n"
+             "ip_warmup_schedule = [\"127.0.0.21 %s 1000 3\"];\n", day_text(0, day));
+    start(conf);
+    submit("n@news.test", r, 1, 0);
+    submit("n@news.test", r, 1, 0);
+    const char *two[] = {"a@d1.test", "b@d1.test"};
+    submit("n@news.test", two, 2, 0);
+    settle();
+    assert_int_equal(jobs_from("127.0.0.21"), 2);
+    assert_int_equal(jobs_from("127.0.0.20"), 1);
+    assert_int_equal(spool_count(sp), 0);
+    stop();
+}
+
 /* day_text - the UTC day of the fake clock's now plus days, as YYYY-MM-DD */
 static const char *day_text(int days, char *buf)
 {
@@ -853,6 +884,7 @@ int main(void)
         cmocka_unit_test(test_source_classes),
         cmocka_unit_test(test_warmup),
         cmocka_unit_test(test_source_listed),
+        cmocka_unit_test(test_source_tls_policy_and_job_size),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

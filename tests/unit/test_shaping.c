@@ -45,6 +45,7 @@ static struct {
     int nacc;
     int overload_next;             /* refuse the next N greetings with 421 4.3.2 */
     int reputation;                /* refuse every MAIL with a reputation text */
+    int relay_grudge;              /* the fallback relay refuses it as well */
     int refusals_421, greylisted, accepted, conns, max_open_seen;
     int64_t last_accept;
     int quit_after_grey;           /* a session whose recipients were all greylisted says QUIT
@@ -135,7 +136,7 @@ static int deliver(fsess *fs, sched_job *j, int64_t now)
         if (rx.open > rx.max_open_seen)
             rx.max_open_seen = rx.open;
     }
-    if (rx.reputation && !fs->relay) {
+    if (rx.reputation && (!fs->relay || rx.relay_grudge)) {
         for (int i = 0; i < j->n; i++)
             set(&j->res[i], 421, "4.7.0", "blocked for poor reputation", SMTPC_ST_MAIL, 1);
         rx.refusals_421++;
@@ -477,6 +478,37 @@ static void test_reputation_fallback_relay(void **state)
     stop(0);
 }
 
+static void test_reputation_fallback_with_classes(void **state)
+{
+    (void)state;
+    /* the relay refuses too: its "via" destination pauses as well, and nothing loops */
+    start("smtp_fallback_relay = \"[127.0.0.9]:2525\";\nsmtp_source_classes = [\"tx 127.0.0.10\"];\n", 1);
+    rx.reputation = 1;
+    rx.relay_grudge = 1;
+    submit_n(3, 3);
+    settle();
+    for (int k = 0; k < 3; k++) {
+        clock_advance(2 * SEC);
+        sched_run_due(sc);
+        settle();
+    }
+    submit_n(2, 2);   /* new mail while both are paused: ready jobs at the paused relay */
+    clock_advance(2 * SEC);
+    sched_run_due(sc);
+    settle();
+    assert_int_equal(spool_count(sp), 5);   /* waiting, none lost */
+    json_t *st = sched_status(sc);
+    int paused = 0;
+    size_t i;
+    json_t *d;
+    json_array_foreach(json_object_get(st, "destinations"), i, d)
+        paused += !strcmp(json_string_value(json_object_get(d, "destination")), "[127.0.0.9]:2525 via 127.0.0.10") &&
+                  json_object_get(d, "paused_for_s") != NULL;
+    assert_int_equal(paused, 1);
+    json_decref(st);
+    stop(0);
+}
+
 int main(void)
 {
     log_set_level(SL_WARN);
@@ -488,6 +520,7 @@ int main(void)
         cmocka_unit_test(test_rate_limit_learned),
         cmocka_unit_test(test_overload_backoff_and_reputation_pause),
         cmocka_unit_test(test_reputation_fallback_relay),
+        cmocka_unit_test(test_reputation_fallback_with_classes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
