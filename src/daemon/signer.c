@@ -57,6 +57,7 @@ struct signer {
     int stop;                       /* under mu */
     int efd;
     struct event *ev;
+    int outstanding;                /* submitted, callback not yet run (loop thread only) */
 };
 
 /* worker - sign queued jobs until told to stop and the queue is empty */
@@ -104,6 +105,7 @@ static void run_done(signer *s)
         sign_job *next = j->next;
         if (!j->field.len)
             log_warn(NULL, "DKIM: %s; the message is queued unsigned", j->err);
+        s->outstanding--;
         j->cb(j->arg, j->msg, j->len, j->field.len ? (const char *)j->field.data : NULL, j->field.len);
         dbuf_free(&j->field);
         free(j);
@@ -270,6 +272,11 @@ static int from_domain(const uint8_t *msg, size_t len, char *buf, size_t buflen)
     return 0;
 }
 
+int signer_busy(const sluiced *d)
+{
+    return d->signer ? d->signer->outstanding : 0;
+}
+
 const dkim_skey *signer_key_for(const sluiced *d, const uint8_t *msg, size_t len)
 {
     const signer *s = d->signer;
@@ -288,6 +295,7 @@ void signer_submit(sluiced *d, const dkim_skey *k, uint8_t *msg, size_t len, sig
     signer *s = d->signer;
     sign_job *j = xcalloc(1, sizeof *j);
     *j = (sign_job){.key = k, .msg = msg, .len = len, .now = clock_now(), .cb = cb, .arg = arg};
+    s->outstanding++;
     pthread_mutex_lock(&s->mu);
     if (s->queue_tail)
         s->queue_tail->next = j;

@@ -37,7 +37,9 @@ typedef struct sluiced {
     blwatch *bl;               /* the watch of our addresses on DNS blocklists */
     signer *signer;            /* DKIM signing, or NULL when no key is configured */
     uid_t owner_uid;           /* the uid the daemon runs as (after dropping privileges) */
-    int stopping;
+    int stopping;              /* a stop signal came: new messages get 421, commits drain */
+    struct event *drain;       /* polls the drain until nothing is left to commit */
+    int64_t drain_until_us;
     uint64_t submitted;        /* messages accepted since start */
 } sluiced;
 
@@ -89,6 +91,8 @@ const dkim_skey *signer_key_for(const sluiced *d, const uint8_t *msg, size_t len
 /* The signature of a job, on the loop thread: msg (now the callback's to free) and the
  * DKIM-Signature field to prepend, or NULL when signing failed (logged). */
 typedef void (*signer_cb)(void *arg, uint8_t *msg, size_t len, const char *field, size_t flen);
+/* signer_busy - messages with the signer now (signed or not, their callbacks not yet run) */
+int signer_busy(const sluiced *d);
 /* signer_submit - sign msg (malloc'd; taken over) with k off the loop; cb when done */
 void signer_submit(sluiced *d, const dkim_skey *k, uint8_t *msg, size_t len, signer_cb cb, void *arg);
 

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "daemon/sluiced.h"
@@ -125,6 +126,9 @@ static struct event_base *new_base(void)
 static void shutdown_all(sluiced *d)
 {
     d->stopping = 1;
+    if (d->drain)
+        event_free(d->drain);
+    d->drain = NULL;
     submit_close(d);
     ctl_stop(d->ctl);
     maildrop_stop(d->md);
@@ -147,12 +151,50 @@ static void shutdown_all(sluiced *d)
     d->sp = NULL;
 }
 
+#define DRAIN_MAX_US (5 * 1000000LL)   /* the longest a stop waits for commits in progress */
+
+/* drained - nothing accepted is still on its way to the disk (signing or committing) */
+static int drained(const sluiced *d)
+{
+    spool_stats st;
+    spool_get_stats(d->sp, &st);
+    return st.pending == 0 && signer_busy(d) == 0;
+}
+
+/* on_drain - stop once the messages being committed have got their 250s (or in 5 s) */
+static void on_drain(evutil_socket_t fd, short what, void *arg)
+{
+    sluiced *d = arg;
+    (void)fd;
+    (void)what;
+    if (drained(d) || clock_mono_us() >= d->drain_until_us) {
+        event_base_loopexit(d->base, NULL);
+        return;
+    }
+    struct timeval tv = {0, 5000};
+    evtimer_add(d->drain, &tv);
+}
+
+/* on_stop_signal - a graceful stop: no new connections or messages (421), the messages
+ * already accepted finish their commit and their clients get the 250 - so a stop makes no
+ * duplicate of a message whose client would otherwise not have heard it was queued.  A
+ * second signal stops at once. */
 static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
 {
     sluiced *d = arg;
     (void)what;
+    if (d->stopping) {
+        log_info(NULL, "signal %d again: stopping now", (int)sig);
+        event_base_loopexit(d->base, NULL);
+        return;
+    }
     log_info(NULL, "signal %d: shutting down", (int)sig);
-    event_base_loopexit(d->base, NULL);
+    d->stopping = 1;
+    for (int i = 0; i < d->nlisteners; i++)
+        smtpd_listener_close_door(d->listeners[i]);
+    d->drain_until_us = clock_mono_us() + DRAIN_MAX_US;
+    d->drain = evtimer_new(d->base, on_drain, d);
+    on_drain(-1, 0, d);
 }
 
 static void on_hup(evutil_socket_t sig, short what, void *arg)

@@ -195,6 +195,14 @@ static void on_resume(evutil_socket_t fd, short what, void *arg)
     evconnlistener_enable(l->lev);
 }
 
+void smtpd_listener_close_door(smtpd_listener *l)
+{
+    if (l->resume_ev)
+        event_del(l->resume_ev);   /* a pause after an accept error must not reopen it */
+    if (l->lev)
+        evconnlistener_disable(l->lev);
+}
+
 /* on_accept_error - e.g. out of descriptors: log, and pause rather than spin */
 static void on_accept_error(struct evconnlistener *lev, void *arg)
 {
