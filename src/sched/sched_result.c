@@ -110,6 +110,8 @@ static void log_attempt(sched *s, const sched_job *j, int i, enum outcome o, con
             if (cr->provider)
                 json_object_set_new(e, "provider", json_string(cr->provider));
         }
+        if (j->dest && j->dest->src)   /* the sending address (smtp_source_classes) */
+            json_object_set_new(e, "source", json_string(j->dest->src->ip));
         char *line = json_dumps(e, JSON_COMPACT);
         log_raw(lvl, line);
         free(line);

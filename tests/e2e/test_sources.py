@@ -82,7 +82,7 @@ class Sources(unittest.TestCase):
     def test_warmup_fills_the_new_address_first(self):
         sink = st.Sink()
         today = time.strftime("%Y-%m-%d", time.gmtime())
-        d = st.Daemon(deliver=True, relayhost=f"[127.0.0.1]:{sink_port(sink)}",
+        d = st.Daemon(deliver=True, relayhost=f"[127.0.0.1]:{sink_port(sink)}", log_format="json",
                       smtp_source_classes=[f"bulk {BULK} {NEW}"], ip_warmup_schedule=[f"{NEW} {today} 1000 3"])
         try:
             d.start()
@@ -97,6 +97,8 @@ class Sources(unittest.TestCase):
             self.assertEqual(src[NEW]["warmup"], {"day": 1, "target": 1000, "cap_today": 3})
             self.assertNotIn("warmup", src[BULK])
             self.assertIn("warm-up", d.sluice("status").stdout.decode())
+            sent = [json.loads(l[l.index("{"):]) for l in d.logtext().splitlines() if '"status":"sent"' in l]
+            self.assertEqual(sorted(e["source"] for e in sent), [BULK] * 5 + [NEW] * 3)
         finally:
             d.cleanup()
             sink.stop()
