@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 /* unit_ms - milliseconds in one unit; 0 when the letter is not a unit */
 static int64_t unit_ms(char u)
@@ -95,4 +96,19 @@ char *units_format_ms(int64_t ms, char *buf, int len)
     }
     snprintf(buf, (size_t)len, "%.3gs", (double)ms / 1000.0);
     return buf;
+}
+
+int units_parse_day(const char *s, long long *out)
+{
+    int y, m, d, n = 0;
+    if (strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d%n", &y, &m, &d, &n) != 3 || n != 10 || y < 1970 ||
+        y > 9999)
+        return -1;
+    struct tm tm = {.tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d};
+    time_t t = timegm(&tm);
+    struct tm back;
+    if (t == (time_t)-1 || !gmtime_r(&t, &back) || back.tm_mday != d || back.tm_mon != m - 1)
+        return -1;
+    *out = (long long)(t / 86400);
+    return 0;
 }

@@ -11,6 +11,9 @@ int units_parse_time(const char *s, char default_unit, int64_t *ms);
 int units_parse_size(const char *s, int64_t *bytes);
 /* units_parse_bool - yes/no/true/false/on/off/1/0 -> 1/0; -1 when none of those */
 int units_parse_bool(const char *s);
+/* units_parse_day - "YYYY-MM-DD" (a real date, 1970 to 9999) as days since the epoch, UTC;
+ * 0, or -1 when it is not one */
+int units_parse_day(const char *s, long long *out);
 /* units_format_ms - "300s", "1.5s", "5m": the shortest exact form, into buf */
 char *units_format_ms(int64_t ms, char *buf, int len);
 

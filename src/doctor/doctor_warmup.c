@@ -81,22 +81,6 @@ static int parse_count(const char *s, long long *out)
     return 0;
 }
 
-/* parse_day - YYYY-MM-DD as days since the epoch (UTC); -1 when not a real date */
-static int parse_day(const char *s, long long *out)
-{
-    int y, m, d, n = 0;
-    if (strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d%n", &y, &m, &d, &n) != 3 || n != 10 || y < 1970 ||
-        y > 9999)
-        return -1;
-    struct tm tm = {.tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d};
-    time_t t = timegm(&tm);
-    struct tm back;
-    if (t == (time_t)-1 || !gmtime_r(&t, &back) || back.tm_mday != d || back.tm_mon != m - 1)
-        return -1;
-    *out = (long long)(t / 86400);
-    return 0;
-}
-
 /* format_day - days since the epoch as YYYY-MM-DD */
 static char *format_day(long long day, char *buf, size_t len)
 {
@@ -130,7 +114,7 @@ static const char *parse_value(warm_args *a, const char *opt, const char *v)
         return NULL;
     }
     if (!strcmp(opt, "--from"))
-        return parse_day(v, &a->from_day) < 0 ? "--from must be a date YYYY-MM-DD" : NULL;
+        return units_parse_day(v, &a->from_day) < 0 ? "--from must be a date YYYY-MM-DD" : NULL;
     return "unknown option";
 }
 

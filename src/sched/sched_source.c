@@ -39,20 +39,6 @@
 
 #define DAY_US (86400 * 1000000LL)
 
-/* parse_day - YYYY-MM-DD as days since the epoch (UTC); -1 when not a real date */
-static long long parse_day(const char *s)
-{
-    int y, m, d, n = 0;
-    if (strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d%n", &y, &m, &d, &n) != 3 || n != 10 || y < 1970)
-        return -1;
-    struct tm tm = {.tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d};
-    time_t t = timegm(&tm);
-    struct tm back;
-    if (t == (time_t)-1 || !gmtime_r(&t, &back) || back.tm_mday != d || back.tm_mon != m - 1)
-        return -1;
-    return (long long)(t / 86400);
-}
-
 /* parse_addr - a numeric address with port 0; 0 or -1 */
 static int parse_addr(const char *text, netaddr *a)
 {
@@ -155,7 +141,8 @@ static int add_warmup(src_table *t, const char *entry, char *err, int errlen)
     int n = sscanf(entry, "%63s %15s %lld %lld %lf %31s", ip, day, &target, &start, &factor, period);
     netaddr a;
     int64_t period_ms = 0;
-    if (n < 3 || parse_addr(ip, &a) < 0 || parse_day(day) < 0 || target < 1 || start < 1 ||
+    long long from = -1;
+    if (n < 3 || parse_addr(ip, &a) < 0 || units_parse_day(day, &from) < 0 || target < 1 || start < 1 ||
         !(factor > 1 && factor <= 10) || units_parse_time(period, 'd', &period_ms) < 0 ||
         period_ms < 86400000LL || period_ms > 365 * 86400000LL || period_ms % 86400000LL) {
         snprintf(err, (size_t)errlen, "ip_warmup_schedule: \"%s\": expected ADDRESS YYYY-MM-DD TARGET "
@@ -171,7 +158,7 @@ static int add_warmup(src_table *t, const char *entry, char *err, int errlen)
     }
     src_addr *s = &t->addr[i];
     s->warm = 1;
-    s->from_day = parse_day(day);
+    s->from_day = from;
     s->target = target;
     s->start = start;
     s->factor = factor;

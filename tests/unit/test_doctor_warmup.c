@@ -125,17 +125,17 @@ static void test_dates(void **state)
     (void)state;
     long long d;
     char buf[16];
-    assert_int_equal(parse_day("1970-01-01", &d), 0);
+    assert_int_equal(units_parse_day("1970-01-01", &d), 0);
     assert_int_equal(d, 0);
-    assert_int_equal(parse_day("2024-02-28", &d), 0);
+    assert_int_equal(units_parse_day("2024-02-28", &d), 0);
     assert_string_equal(format_day(d + 1, buf, sizeof buf), "2024-02-29");
     assert_string_equal(format_day(d + 2, buf, sizeof buf), "2024-03-01");
-    assert_int_equal(parse_day("2026-12-30", &d), 0);
+    assert_int_equal(units_parse_day("2026-12-30", &d), 0);
     assert_string_equal(format_day(d + 7, buf, sizeof buf), "2027-01-06");
-    assert_int_equal(parse_day("2026-02-29", &d), -1);
-    assert_int_equal(parse_day("2026-04-31", &d), -1);
-    assert_int_equal(parse_day("2026-4-1", &d), -1);
-    assert_int_equal(parse_day("2026-04-01x", &d), -1);
+    assert_int_equal(units_parse_day("2026-02-29", &d), -1);
+    assert_int_equal(units_parse_day("2026-04-31", &d), -1);
+    assert_int_equal(units_parse_day("2026-4-1", &d), -1);
+    assert_int_equal(units_parse_day("2026-04-01x", &d), -1);
 }
 
 static void test_command_json(void **state)
