@@ -18,6 +18,7 @@
 
 #include "common/dbuf.h"
 #include "dkim/dkim.h"
+#include "test_util_keys.h"
 
 #define M(s) s, sizeof(s) - 1
 
@@ -69,23 +70,11 @@ static void test_canon_body(void **state)
     dbuf_free(&b);
 }
 
-/* key - a new private key of type ("RSA" or "ED25519") written to a temp file; returns it */
-static EVP_PKEY *key(const char *type, char *path)
+/* key - a new private key of type ("RSA" 2048 or "ED25519") in a temp PEM file at *path */
+static EVP_PKEY *key(const char *type, char **path)
 {
-    EVP_PKEY *p = NULL;
-    EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_name(NULL, type, NULL);
-    assert_non_null(c);
-    assert_int_equal(EVP_PKEY_keygen_init(c), 1);
-    if (!strcmp(type, "RSA"))
-        assert_int_equal(EVP_PKEY_CTX_set_rsa_keygen_bits(c, 2048), 1);
-    assert_int_equal(EVP_PKEY_generate(c, &p), 1);
-    EVP_PKEY_CTX_free(c);
-    strcpy(path, "/tmp/sluice-dkim-XXXXXX");
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    FILE *f = fdopen(fd, "w");
-    assert_int_equal(PEM_write_PrivateKey(f, p, NULL, NULL, 0, NULL, NULL), 1);
-    fclose(f);
+    EVP_PKEY *p = tu_keygen(type, 2048);
+    *path = tu_write_pem(p);
     return p;
 }
 
@@ -133,12 +122,13 @@ static const char MSG[] = "Received: from x by y; Fri, 28 Nov 2026 10:00:00 +000
  * hash and the signature over the data rebuilt here */
 static void check_signature(const char *type, const char *alg)
 {
-    char path[64];
-    EVP_PKEY *pk = key(type, path);
+    char *path;
+    EVP_PKEY *pk = key(type, &path);
     char err[256];
     dkim_skey *k = dkim_skey_load("example.com", "sel", path, err, sizeof err);
     assert_non_null(k);
     unlink(path);
+    free(path);
     assert_string_equal(dkim_skey_algorithm(k), alg);
     const char *h[] = {"From", "To", "Subject", "Date"}, *over[] = {"From"};
     dbuf out = {0};

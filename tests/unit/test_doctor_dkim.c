@@ -18,6 +18,7 @@
 
 #include "common/xmalloc.h"
 #include "doctor/dkim.h"
+#include "test_util_keys.h"
 
 static const struct parse_case {
     const char *rec;
@@ -100,15 +101,6 @@ static void test_base64(void **state)
     }
 }
 
-/* keygen - a fresh key: "RSA" with bits, or "ED25519" */
-static EVP_PKEY *keygen(const char *type, size_t bits)
-{
-    EVP_PKEY *k = strcmp(type, "RSA") ? EVP_PKEY_Q_keygen(NULL, NULL, type)
-                                      : EVP_PKEY_Q_keygen(NULL, NULL, type, bits);
-    assert_non_null(k);
-    return k;
-}
-
 /* b64 - base64 of n bytes (caller frees) */
 static char *b64(const unsigned char *p, int n)
 {
@@ -164,7 +156,7 @@ static void test_key_sizes(void **state)
         {"ED25519", 0, 0, 253, "ed25519"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        EVP_PKEY *k = keygen(cases[i].type, cases[i].bits);
+        EVP_PKEY *k = tu_keygen(cases[i].type, cases[i].bits);
         char *rec = record_for(k, cases[i].pkcs1), err[200] = "";
         int bits = 0;
         EVP_PKEY *pub = decode(rec, &bits, err, sizeof err);
@@ -201,23 +193,11 @@ static void test_bad_keys(void **state)
     }
 }
 
-/* write_pem - k's private key to a temporary file; its path (caller unlinks and frees) */
-static char *write_pem(EVP_PKEY *k)
-{
-    char *path = xstrdup("/tmp/test_doctor_dkim.XXXXXX");
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    FILE *f = fdopen(fd, "w");
-    assert_int_equal(PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL), 1);
-    fclose(f);
-    return path;
-}
-
 static void test_match(void **state)
 {
     (void)state;
-    EVP_PKEY *a = keygen("RSA", 2048), *b = keygen("RSA", 2048), *e = keygen("ED25519", 0);
-    char *pa = write_pem(a), *pe = write_pem(e), *rec = record_for(a, 0), *rece = record_for(e, 0),
+    EVP_PKEY *a = tu_keygen("RSA", 2048), *b = tu_keygen("RSA", 2048), *e = tu_keygen("ED25519", 0);
+    char *pa = tu_write_pem(a), *pe = tu_write_pem(e), *rec = record_for(a, 0), *rece = record_for(e, 0),
          err[300];
     int bits;
     EVP_PKEY *pub = decode(rec, &bits, err, sizeof err),
