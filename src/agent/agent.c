@@ -180,8 +180,8 @@ static void advance(asess *x)
         if (literal_addr(x, x->hosts[x->host_i]))
             continue;
         x->state = AS_RESOLVING;
-        x->q = dns_query_addr(x->a->dns, x->hosts[x->host_i], AF_UNSPEC,
-                              !x->source || x->source->ss.ss_family == AF_INET, on_addrs, x);
+        int family = x->source ? x->source->ss.ss_family : AF_UNSPEC;   /* what it can reach */
+        x->q = dns_query_addr(x->a->dns, x->hosts[x->host_i], family, 1, on_addrs, x);
         return;
     }
 }
@@ -285,6 +285,17 @@ static void connect_addr(asess *x)
 }
 
 /* on_addrs - the addresses of the current host */
+/* wrong_family - the host has no address of the source address's family: our limit, not
+ * the receiver's fault, so a deferral (never "host not found") */
+static void wrong_family(asess *x, const char *h)
+{
+    char ip[64];
+    x->all_notfound = 0;
+    note_failure(x, 0, "4.4.4", SMTPC_ST_CONNECT, "host %s has no IPv%c address for the source address %s", h,
+                 x->source->ss.ss_family == AF_INET ? '4' : '6',
+                 netaddr_ip((const struct sockaddr *)&x->source->ss, ip, sizeof ip));
+}
+
 static void on_addrs(void *arg, const dns_addr_result *r)
 {
     asess *x = arg;
@@ -295,13 +306,10 @@ static void on_addrs(void *arg, const dns_addr_result *r)
         for (int i = 0; i < r->naddrs; i++)   /* a source address reaches its own family only */
             if (!x->source || r->addrs[i].ss.ss_family == x->source->ss.ss_family)
                 x->addrs[x->naddrs++] = r->addrs[i];
-        if (!x->naddrs) {
-            char ip[64];
-            x->all_notfound = 0;   /* our limit, not the receiver's fault: try again later */
-            note_failure(x, 0, "4.4.4", SMTPC_ST_CONNECT, "host %s has no IPv%c address for the source address %s",
-                         h, x->source->ss.ss_family == AF_INET ? '4' : '6',
-                         netaddr_ip((const struct sockaddr *)&x->source->ss, ip, sizeof ip));
-        }
+        if (!x->naddrs)
+            wrong_family(x, h);
+    } else if (r->status == DNS_NODATA && x->source) {   /* only the other family's records */
+        wrong_family(x, h);
     } else if (r->status == DNS_TEMPFAIL) {
         x->all_notfound = 0;
         note_failure(x, 0, "4.4.3", SMTPC_ST_CONNECT, "Host or domain name lookup failed: name=%s type=A: %s",

@@ -250,6 +250,10 @@ static int submit(const sl_config *c, const char *sender, const rfc5322_addrs *r
             return EX_TEMPFAIL;
         }
         rc = EX_OK;
+        if (json_is_true(json_object_get(resp, "stopping"))) {   /* not queued: the maildrop */
+            json_decref(resp);
+            goto maildrop;
+        }
         if (!json_is_true(json_object_get(resp, "ok"))) {
             json_int_t code = json_integer_value(json_object_get(resp, "exit"));
             fprintf(stderr, "%s: %s\n", prog, json_string_value(json_object_get(resp, "error")));
@@ -261,6 +265,7 @@ static int submit(const sl_config *c, const char *sender, const rfc5322_addrs *r
         json_decref(resp);
         return rc;
     }
+maildrop:;
     char name[64];
     json_t *req = request_for(sender, rcpts, o, msg->len, NULL);
     int rc = write_maildrop(c, req, msg, name, sizeof name);

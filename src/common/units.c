@@ -101,8 +101,10 @@ char *units_format_ms(int64_t ms, char *buf, int len)
 int units_parse_day(const char *s, long long *out)
 {
     int y, m, d, n = 0;
-    if (strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d%n", &y, &m, &d, &n) != 3 || n != 10 || y < 1970 ||
-        y > 9999)
+    for (int i = 0; i < 10; i++)   /* exactly DDDD-DD-DD: no signs or spaces for sscanf to take */
+        if (!s[i] || (i == 4 || i == 7 ? s[i] != '-' : !isdigit((unsigned char)s[i])))
+            return -1;
+    if (s[10] || sscanf(s, "%4d-%2d-%2d%n", &y, &m, &d, &n) != 3 || n != 10 || y < 1970)
         return -1;
     struct tm tm = {.tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d};
     time_t t = timegm(&tm);

@@ -414,6 +414,13 @@ static void run_submit(ctl_conn *c, const uint8_t *msg, size_t len)
         c->state = CTL_REQUEST;
         return;
     }
+    if (d->stopping) {   /* not queued: the client puts it in the maildrop for the next start */
+        free(rcpts);
+        send_json(c, json_pack("{s:b,s:s,s:i,s:b}", "ok", 0, "error", "sluiced is stopping", "exit", 75,
+                               "stopping", 1));
+        c->state = CTL_REQUEST;
+        return;
+    }
     cleanup_in in = {.sender = sender, .rcpts = rcpts, .nrcpt = n, .msg = msg, .len = len,
                      .local = 1, .uid = (long)c->uid,
                      .fullname = json_string_value(json_object_get(req, "fullname")),

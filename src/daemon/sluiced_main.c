@@ -123,16 +123,53 @@ static struct event_base *new_base(void)
 }
 
 /* shutdown_all - stop accepting, finish durable writes, free everything */
+#define DRAIN_MAX_US (5 * 1000000LL)   /* the longest a stop waits for commits in progress */
+
+/* drained - nothing accepted is still on its way to the disk (signing or committing) */
+static int drained(const sluiced *d)
+{
+    spool_stats st;
+    spool_get_stats(d->sp, &st);
+    return st.pending == 0 && signer_busy(d) == 0;
+}
+
+/* on_tick - nothing: a timer that only wakes the loop */
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+}
+
+/* finish_commits - sign what is left and let the spool make it durable while the sessions
+ * that wait for it are still there to get their 250s (bounded; skipped after a second
+ * signal, when spool_close still commits it all but nobody hears about it) */
+static void finish_commits(sluiced *d)
+{
+    signer_stop(d);   /* its last messages go to the spool */
+    if (d->stop_now || !d->sp)
+        return;
+    int64_t until = clock_mono_us() + DRAIN_MAX_US;
+    struct event *tick = evtimer_new(d->base, on_tick, NULL);   /* wakes the loop if no */
+    struct timeval ten_ms = {0, 10000};
+    while (!drained(d) && clock_mono_us() < until) {           /* completion does */
+        evtimer_add(tick, &ten_ms);
+        event_base_loop(d->base, EVLOOP_ONCE);
+    }
+    event_free(tick);
+    event_base_loop(d->base, EVLOOP_NONBLOCK);   /* the completions' replies */
+}
+
 static void shutdown_all(sluiced *d)
 {
     d->stopping = 1;
     if (d->drain)
         event_free(d->drain);
     d->drain = NULL;
+    finish_commits(d);
     submit_close(d);
     ctl_stop(d->ctl);
     maildrop_stop(d->md);
-    signer_stop(d);   /* signed messages go to the spool, which is still open */
     if (d->agent)
         agent_shutdown(d->agent);
     sched_free(d->sched);
@@ -149,16 +186,6 @@ static void shutdown_all(sluiced *d)
     d->ctl = NULL;
     d->md = NULL;
     d->sp = NULL;
-}
-
-#define DRAIN_MAX_US (5 * 1000000LL)   /* the longest a stop waits for commits in progress */
-
-/* drained - nothing accepted is still on its way to the disk (signing or committing) */
-static int drained(const sluiced *d)
-{
-    spool_stats st;
-    spool_get_stats(d->sp, &st);
-    return st.pending == 0 && signer_busy(d) == 0;
 }
 
 /* on_drain - stop once the messages being committed have got their 250s (or in 5 s) */
@@ -185,6 +212,7 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
     (void)what;
     if (d->stopping) {
         log_info(NULL, "signal %d again: stopping now", (int)sig);
+        d->stop_now = 1;
         event_base_loopexit(d->base, NULL);
         return;
     }
@@ -346,8 +374,16 @@ int main(int argc, char **argv)
         log_info(NULL, "ready: %llu messages in the queue", (unsigned long long)spool_count(d.sp));
         sched_run_due(d.sched);
         event_base_dispatch(d.base);
+        sigset_t stops, old;        /* stopping already: a late signal must not kill the */
+        sigemptyset(&stops);        /* process halfway through shutdown_all (freeing the */
+        sigaddset(&stops, SIGTERM); /* events restores the default handlers: blocked */
+        sigaddset(&stops, SIGINT);  /* meanwhile, ignored after) */
+        sigprocmask(SIG_BLOCK, &stops, &old);
         for (int i = 0; i < 3; i++)
             event_free(sigs[i]);
+        signal(SIGTERM, SIG_IGN);
+        signal(SIGINT, SIG_IGN);
+        sigprocmask(SIG_SETMASK, &old, NULL);
     }
     shutdown_all(&d);
     if (d.tls)

@@ -36,6 +36,11 @@ dkim_skey *dkim_skey_load(const char *domain, const char *selector, const char *
         return NULL;
     }
     int id = EVP_PKEY_get_base_id(p), bits = EVP_PKEY_get_bits(p);
+    if (EVP_PKEY_get_size(p) <= 0) {
+        snprintf(err, (size_t)errlen, "%s: the key's signature size is unknown", path);
+        EVP_PKEY_free(p);
+        return NULL;
+    }
     if (id != EVP_PKEY_RSA && id != EVP_PKEY_ED25519) {
         snprintf(err, (size_t)errlen, "%s: neither an RSA nor an Ed25519 key", path);
         EVP_PKEY_free(p);

@@ -19,7 +19,8 @@
  * goes out through the others.  A job is counted when it starts; jobs beyond the cap wait
  * in their destination until the next UTC day - deferred, never bounced, no retry spent.
  * The counts survive restarts in shaping.json (sched_state.c).  With no classes, a
- * schedule for smtp_bind_address (or smtp_bind_address6) makes it a class of its own.
+ * schedule for smtp_bind_address (or smtp_bind_address6) makes it a class of its own, and
+ * all mail then leaves from it (an IPv6-only MX defers while that address is IPv4).
  *
  * An address the blocklist watch finds listed (daemon/blwatch.c) is not chosen while its
  * class has an address that is not, and the mail waiting for it moves to the others. */
@@ -116,19 +117,32 @@ out:
     return rc;
 }
 
-/* implicit_class - no classes but a warm-up schedule: smtp_bind_address(6) as class "default" */
+/* implicit_class - no classes but a warm-up schedule: the bind address it names becomes
+ * class "default" (one family: mail then leaves from that address only) */
 static int implicit_class(src_table *t, const sl_config *c, char *err, int errlen)
 {
     if (t->ncls || !c->ip_warmup_schedule.n)
         return 0;
-    if (!c->smtp_bind_address[0] && !c->smtp_bind_address6[0]) {
-        snprintf(err, (size_t)errlen, "ip_warmup_schedule: the address must be smtp_bind_address or "
-                 "in smtp_source_classes (the kernel's choice of address cannot be warmed up)");
+    const char *binds[2] = {c->smtp_bind_address, c->smtp_bind_address6}, *pick = NULL;
+    for (int b = 0; b < 2; b++)
+        for (int i = 0; binds[b][0] && i < c->ip_warmup_schedule.n; i++) {
+            size_t n = strcspn(c->ip_warmup_schedule.v[i], " \t");
+            if (n != strlen(binds[b]) || strncmp(c->ip_warmup_schedule.v[i], binds[b], n))
+                continue;
+            if (pick && pick != binds[b]) {
+                snprintf(err, (size_t)errlen, "ip_warmup_schedule: both smtp_bind_address and smtp_bind_address6 "
+                         "have a schedule: name them in smtp_source_classes (a class per family)");
+                return -1;
+            }
+            pick = binds[b];
+        }
+    if (!pick) {
+        snprintf(err, (size_t)errlen, "ip_warmup_schedule: the address must be smtp_bind_address(6) or in "
+                 "smtp_source_classes (the kernel's choice of address cannot be warmed up)");
         return -1;
     }
-    char entry[200];   /* one family: the IPv4 address when there is one */
-    snprintf(entry, sizeof entry, "default %s",
-             c->smtp_bind_address[0] ? c->smtp_bind_address : c->smtp_bind_address6);
+    char entry[200];
+    snprintf(entry, sizeof entry, "default %s", pick);
     return add_class(t, entry, err, errlen);
 }
 

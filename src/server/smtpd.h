@@ -108,7 +108,7 @@ int smtpd_listener_adopt(smtpd_listener *l, int fd, const struct sockaddr *peer,
  * freed, with on_close, by its smtpd_message_done; smtpd_session_listener is then NULL).
  * Not to be called from inside a hook. */
 void smtpd_listener_free(smtpd_listener *l);
-/* smtpd_listener_close_door - accept no new connection (sessions go on; for a graceful stop) */
+/* smtpd_listener_close_door - close the listening socket (sessions go on; a graceful stop) */
 void smtpd_listener_close_door(smtpd_listener *l);
 /* smtpd_listener_sessions - sessions open now */
 int smtpd_listener_sessions(const smtpd_listener *l);

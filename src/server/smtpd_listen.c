@@ -200,7 +200,8 @@ void smtpd_listener_close_door(smtpd_listener *l)
     if (l->resume_ev)
         event_del(l->resume_ev);   /* a pause after an accept error must not reopen it */
     if (l->lev)
-        evconnlistener_disable(l->lev);
+        evconnlistener_free(l->lev);   /* closed: a new client is refused at once, not */
+    l->lev = NULL;                     /* left in the backlog to be reset later */
 }
 
 /* on_accept_error - e.g. out of descriptors: log, and pause rather than spin */
