@@ -4,7 +4,9 @@
  * Date: and Message-ID: when it lacks them.  The queue id is assigned here, because the
  * Received: and Message-ID: fields carry it.  Logs the "queued" line of the message.
  * Mail from a domain with a DKIM key is signed (signer.c) before it goes to the spool: the
- * envelope is copied for the wait, since the caller's copy may be gone by then. */
+ * envelope is copied for the wait, since the caller's copy may be gone by then.  The
+ * scheduler's notifications (DSNs, From: MAILER-DAEMON@myhostname) are signed the same way
+ * (cleanup_queue_notice). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -88,6 +90,16 @@ static void sign_then_queue(sluiced *d, const dkim_skey *k, const spool_new *n, 
     g->cb = cb;
     g->arg = arg;
     signer_submit(d, k, n->body, n->body_len, on_signed, g);
+}
+
+void cleanup_queue_notice(void *ctx, spool_new *n, spool_add_cb cb, void *arg)
+{
+    sluiced *d = ctx;
+    const dkim_skey *k = signer_key_for(d, n->body, n->body_len);
+    if (k)
+        sign_then_queue(d, k, n, cb, arg);
+    else
+        spool_add(d->sp, n, cb, arg);
 }
 
 qid_t cleanup_submit(sluiced *d, const cleanup_in *in, spool_add_cb cb, void *arg)

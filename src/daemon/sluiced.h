@@ -63,6 +63,10 @@ typedef struct cleanup_in {
  * message to the spool; cb runs when it is durable (or failed).  Returns the queue id. */
 qid_t cleanup_submit(sluiced *d, const cleanup_in *in, spool_add_cb cb, void *arg);
 
+/* cleanup_queue_notice - a notification the scheduler wrote (sched_queue_fn): signed when
+ * its From: domain has a key, then queued */
+void cleanup_queue_notice(void *ctx, spool_new *n, spool_add_cb cb, void *arg);
+
 /* submit.c - the SMTP submission listeners */
 int submit_listen(sluiced *d, char *err, int errlen);
 void submit_close(sluiced *d);

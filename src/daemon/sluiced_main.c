@@ -259,6 +259,7 @@ static int start_delivery(sluiced *d, char *err, int errlen)
     sched_resolver rs = agent_resolver(d->agent);
     d->sched = sched_new(d->base, d->cfg, d->sp, &ag, &rs);
     sched_set_classifier(d->sched, classify, d->cls);
+    sched_set_queue_fn(d->sched, cleanup_queue_notice, d);
     agent_set_sched(d->agent, d->sched);
     d->bl = blwatch_start(d);
     log_info(NULL, "shaping %s: replies are read with the shipped rules%s", d->cfg->shaping ? "on" : "off",

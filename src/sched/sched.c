@@ -333,6 +333,12 @@ void sched_free(sched *s)
     free(s);
 }
 
+void sched_set_queue_fn(sched *s, sched_queue_fn fn, void *ctx)
+{
+    s->queue_fn = fn;
+    s->queue_ctx = ctx;
+}
+
 void sched_set_classifier(sched *s, sched_classify_fn fn, const classifier *c)
 {
     s->classify = fn;

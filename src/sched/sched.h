@@ -100,6 +100,12 @@ typedef void (*sched_classify_fn)(const classifier *c, const classify_input *in,
 /* sched_set_classifier - what reads the receivers' replies (shaping); fn NULL: a plain
  * Postfix-like schedule for every deferral.  Set before the first delivery. */
 void sched_set_classifier(sched *s, sched_classify_fn fn, const classifier *c);
+/* How the notifications the scheduler writes (DSNs) enter the queue: spool_add by default;
+ * the daemon passes them through DKIM signing (daemon/cleanup.c).  The function takes the
+ * body (malloc'd) and calls cb like spool_add. */
+typedef void (*sched_queue_fn)(void *ctx, spool_new *n, spool_add_cb cb, void *arg);
+/* sched_set_queue_fn - set it (fn NULL: spool_add) */
+void sched_set_queue_fn(sched *s, sched_queue_fn fn, void *ctx);
 /* sched_free - close every session; jobs in flight are abandoned (their recipients stay
  * as they are in the spool and are tried again after a restart) */
 void sched_free(sched *s);

@@ -109,6 +109,8 @@ struct sched {
     int pumping;
     sched_job *failed;         /* routing failures waiting to be applied */
     sched_classify_fn classify;
+    sched_queue_fn queue_fn;   /* DSNs into the queue (NULL: spool_add) */
+    void *queue_ctx;
     const classifier *cls;
     shape_cfg shcfg;
     json_t *saved;             /* learned values from the state file, by destination */

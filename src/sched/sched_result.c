@@ -160,7 +160,10 @@ static int send_dsn(sched *s, qmsg *m, const dsn_rcpt *r, int n, int delayed)
                     .proto = "local", .origin = dbl ? "double-bounce" : NULL};
     nw.body = dbuf_steal(&out, &len);
     nw.body_len = len;
-    spool_add(s->sp, &nw, on_dsn_queued, xstrdup(qs));
+    if (s->queue_fn)
+        s->queue_fn(s->queue_ctx, &nw, on_dsn_queued, xstrdup(qs));   /* signed, in the daemon */
+    else
+        spool_add(s->sp, &nw, on_dsn_queued, xstrdup(qs));
     s->counts.dsn_sent++;
     return 1;
 }

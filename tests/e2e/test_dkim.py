@@ -69,10 +69,12 @@ class DkimSigning(unittest.TestCase):
         cls.rec_rsa = make_key(cls.rsa, "rsa")
         cls.rec_ed = make_key(cls.ed, "ed")
         cls.rec_other = make_key(os.path.join(cls.tmp, "other.pem"), "rsa")
-        cls.sink = st.Sink()
+        cls.sink = st.Sink("--reject-rcpt", "^bad")
         port = cls.sink.errtext().split("listening on ")[1].split()[0].rsplit(":", 1)[1]
         cls.d = st.Daemon(deliver=True, relayhost=f"[127.0.0.1]:{port}",
-                          dkim_signing_keys=[f"Example.COM s2026 {cls.rsa}", f"ed.example.org e1 {cls.ed}"])
+                          minimal_backoff_time="1s",
+                          dkim_signing_keys=[f"Example.COM s2026 {cls.rsa}", f"ed.example.org e1 {cls.ed}",
+                                             f"sluice.test n1 {cls.ed}"])
         cls.d.start()
 
     @classmethod
@@ -143,6 +145,20 @@ class DkimSigning(unittest.TestCase):
         self.assertEqual((t["a"], t["d"], t["s"]), ("ed25519-sha256", "ed.example.org", "e1"))
         self.assertEqual(verify(got, self.rec_ed, self.tmp), "pass")
         self.assertEqual(verify(got.replace(b"short body", b"short bodY"), self.rec_ed, self.tmp), "fail")
+
+    def test_notifications_signed(self):
+        # a bounce sluiced writes (From: MAILER-DAEMON@mta.sluice.test) is signed too
+        mid = f"<{os.urandom(6).hex()}@test>"
+        with smtplib.SMTP("127.0.0.1", self.d.port) as s:
+            s.sendmail("bounce-me@example.com", ["bad@dest.test"],
+                       f"From: bounce-me@example.com\r\nMessage-ID: {mid}\r\nSubject: b\r\n\r\nx\r\n".encode())
+        rec = st.wait_for(lambda: [r for r in self.sink.records() if r["rcpts"] == ["bounce-me@example.com"]],
+                          what="the bounce")[0]
+        got = self.sink.stored(rec["queue_id"])
+        self.assertIn(b"From: MAILER-DAEMON@mta.sluice.test", got)
+        t = tags(got)
+        self.assertEqual((t["a"], t["d"], t["s"]), ("ed25519-sha256", "sluice.test", "n1"))
+        self.assertEqual(verify(got, self.rec_ed, self.tmp), "pass")
 
     def test_other_domains_unsigned(self):
         got = self.deliver("carol@example.net", "From: carol@example.net\r\nSubject: x\r\n", "x\r\n")
