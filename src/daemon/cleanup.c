@@ -5,8 +5,8 @@
  * Received: and Message-ID: fields carry it.  Logs the "queued" line of the message.
  * Mail from a domain with a DKIM key is signed (signer.c) before it goes to the spool: the
  * envelope is copied for the wait, since the caller's copy may be gone by then.  The
- * scheduler's notifications (DSNs, From: MAILER-DAEMON@myhostname) are signed the same way
- * (cleanup_queue_notice). */
+ * scheduler's notifications (DSNs, From: MAILER-DAEMON@myhostname) are signed too, on the
+ * loop, so they keep their place before the bounce records (cleanup_queue_notice). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -96,10 +96,20 @@ void cleanup_queue_notice(void *ctx, spool_new *n, spool_add_cb cb, void *arg)
 {
     sluiced *d = ctx;
     const dkim_skey *k = signer_key_for(d, n->body, n->body_len);
-    if (k)
-        sign_then_queue(d, k, n, cb, arg);
-    else
-        spool_add(d->sp, n, cb, arg);
+    dbuf field = {0};
+    /* signed here and now, not in the workers: the scheduler records the bounce right after
+     * this call, and the notice must reach the writer first (a kill in between would
+     * otherwise leave a bounced recipient and no notice) */
+    if (k && signer_sign_now(d, k, n->body, n->body_len, &field) == 0) {
+        uint8_t *body = xmalloc(field.len + n->body_len);
+        memcpy(body, field.data, field.len);
+        memcpy(body + field.len, n->body, n->body_len);
+        free(n->body);
+        n->body = body;
+        n->body_len += field.len;
+    }
+    dbuf_free(&field);
+    spool_add(d->sp, n, cb, arg);
 }
 
 qid_t cleanup_submit(sluiced *d, const cleanup_in *in, spool_add_cb cb, void *arg)

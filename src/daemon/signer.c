@@ -290,6 +290,16 @@ const dkim_skey *signer_key_for(const sluiced *d, const uint8_t *msg, size_t len
     return NULL;
 }
 
+int signer_sign_now(const sluiced *d, const dkim_skey *k, const uint8_t *msg, size_t len, dbuf *field)
+{
+    const signer *s = d->signer;
+    char err[200];
+    if (dkim_sign(k, msg, len, s->hdrs, s->nhdrs, s->over, s->nover, clock_now(), field, err, sizeof err) == 0)
+        return 0;
+    log_warn(NULL, "DKIM: %s; the notification is queued unsigned", err);
+    return -1;
+}
+
 void signer_submit(sluiced *d, const dkim_skey *k, uint8_t *msg, size_t len, signer_cb cb, void *arg)
 {
     signer *s = d->signer;

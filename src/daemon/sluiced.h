@@ -98,6 +98,9 @@ const dkim_skey *signer_key_for(const sluiced *d, const uint8_t *msg, size_t len
 typedef void (*signer_cb)(void *arg, uint8_t *msg, size_t len, const char *field, size_t flen);
 /* signer_busy - messages with the signer now (signed or not, their callbacks not yet run) */
 int signer_busy(const sluiced *d);
+/* signer_sign_now - the DKIM-Signature field for msg into field, on the calling thread (for
+ * the rare notifications whose queueing order matters); 0, or -1 (logged) */
+int signer_sign_now(const sluiced *d, const dkim_skey *k, const uint8_t *msg, size_t len, dbuf *field);
 /* signer_submit - sign msg (malloc'd; taken over) with k off the loop; cb when done */
 void signer_submit(sluiced *d, const dkim_skey *k, uint8_t *msg, size_t len, signer_cb cb, void *arg);
 
