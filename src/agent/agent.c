@@ -257,10 +257,7 @@ static void connect_addr(asess *x)
     agent *a = x->a;
     const sl_config *cfg = a->cfg;
     netaddr addr = x->addrs[x->addr_i++];
-    if (addr.ss.ss_family == AF_INET)
-        ((struct sockaddr_in *)&addr.ss)->sin_port = htons((uint16_t)x->port);
-    else
-        ((struct sockaddr_in6 *)&addr.ss)->sin6_port = htons((uint16_t)x->port);
+    netaddr_set_port((struct sockaddr *)&addr.ss, x->port);
     int v6 = addr.ss.ss_family == AF_INET6;
     smtpc_opts o = {
         .helo_name = cfg->smtp_helo_name,
@@ -499,10 +496,8 @@ agent *agent_new(struct event_base *base, const sl_config *cfg, spool *sp, dns_c
         a->have_src4 = netaddr_parse(cfg->smtp_bind_address, 1, &a->src4, &why) == 0;
     if (cfg->smtp_bind_address6[0])
         a->have_src6 = netaddr_parse(cfg->smtp_bind_address6, 1, &a->src6, &why) == 0;
-    if (a->have_src4)
-        ((struct sockaddr_in *)&a->src4.ss)->sin_port = 0;
-    if (a->have_src6)
-        ((struct sockaddr_in6 *)&a->src6.ss)->sin6_port = 0;
+    netaddr_set_port((struct sockaddr *)&a->src4.ss, 0);   /* (no family when not set: nothing) */
+    netaddr_set_port((struct sockaddr *)&a->src6.ss, 0);
     a->tls = smtpc_tls_client_ctx(cfg->smtp_tls_CAfile[0] ? cfg->smtp_tls_CAfile : NULL, err, errlen);
     if (!a->tls) {
         free(a);

@@ -87,6 +87,14 @@ int netaddr_parse(const char *s, int default_port, netaddr *out, const char **er
     return 0;
 }
 
+void netaddr_set_port(struct sockaddr *sa, int port)
+{
+    if (sa->sa_family == AF_INET)
+        ((struct sockaddr_in *)sa)->sin_port = htons((uint16_t)port);
+    else if (sa->sa_family == AF_INET6)
+        ((struct sockaddr_in6 *)sa)->sin6_port = htons((uint16_t)port);
+}
+
 /* v4_of - the IPv4 address inside sa (also IPv4-mapped IPv6); 0 when sa is not IPv4 */
 static int v4_of(const struct sockaddr *sa, uint8_t out[4])
 {

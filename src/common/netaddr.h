@@ -25,6 +25,8 @@ char *netaddr_ip(const struct sockaddr *sa, char *buf, int len);
 /* netaddr_format - "ip:port" or "[ip6]:port" into buf */
 char *netaddr_format(const struct sockaddr *sa, char *buf, int len);
 int netaddr_port(const struct sockaddr *sa);
+/* netaddr_set_port - set the port of an IPv4 or IPv6 address */
+void netaddr_set_port(struct sockaddr *sa, int port);
 
 /* cidr_parse - "127.0.0.0/8", "::1/128", "10.1.2.3" (a host) or "[::1]/128"; 0 or -1 */
 int cidr_parse(const char *s, cidr *out);

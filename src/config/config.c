@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "common/dbuf.h"
@@ -677,6 +678,18 @@ static char *value_text(const sl_config *cfg, const struct param *p)
     default:
         return xasprintf("%lld", (long long)*(const int64_t *)field);
     }
+}
+
+const char *config_map_get(const strlist *map, const char *key)
+{
+    size_t kl = strlen(key);
+    for (int i = 0; i < map->n; i++) {
+        const char *e = map->v[i];
+        size_t n = strcspn(e, " \t");
+        if (n == kl && strncasecmp(e, key, n) == 0)
+            return e + n + strspn(e + n, " \t");
+    }
+    return NULL;
 }
 
 char *config_param_value(const sl_config *cfg, const char *name)

@@ -114,5 +114,9 @@ void config_dump(const sl_config *cfg, int nondefault, FILE *out);
 /* config_param_value - the current value of one parameter as text (caller frees); NULL if
  * the name is unknown */
 char *config_param_value(const sl_config *cfg, const char *name);
+/* config_map_get - the value of the entry keyed key (any case) in a "KEY VALUE" map
+ * parameter (transport_maps, smtp_source_class_maps, dkim_signing_keys, ...): the text after
+ * the key and its blanks, pointing into the entry; NULL when there is none */
+const char *config_map_get(const strlist *map, const char *key);
 
 #endif

@@ -118,11 +118,7 @@ static void add_text(blwatch *w, const char *text, const char *source)
     netaddr a;
     const char *why;
     if (netaddr_parse(text, 1, &a, &why) == 0) {
-        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&a.ss;
-        if (a.ss.ss_family == AF_INET)
-            ((struct sockaddr_in *)&a.ss)->sin_port = 0;
-        else
-            s6->sin6_port = 0;
+        netaddr_set_port((struct sockaddr *)&a.ss, 0);
         add_addr(w, (struct sockaddr *)&a.ss, a.len, source);
     }
 }
@@ -131,22 +127,14 @@ static void add_text(blwatch *w, const char *text, const char *source)
  * public (a connected UDP socket: nothing is sent) */
 static void add_routed(blwatch *w, int family)
 {
-    struct sockaddr_storage to = {0}, me;
-    socklen_t len = family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
-    if (family == AF_INET) {
-        struct sockaddr_in *s = (struct sockaddr_in *)&to;
-        s->sin_family = AF_INET;
-        s->sin_port = htons(53);
-        inet_pton(AF_INET, "198.51.100.1", &s->sin_addr);   /* documentation address */
-    } else {
-        struct sockaddr_in6 *s = (struct sockaddr_in6 *)&to;
-        s->sin6_family = AF_INET6;
-        s->sin6_port = htons(53);
-        inet_pton(AF_INET6, "2001:db8::1", &s->sin6_addr);
-    }
+    netaddr to;   /* documentation addresses: only the route to them is looked at */
+    const char *why;
+    if (netaddr_parse(family == AF_INET ? "198.51.100.1:53" : "[2001:db8::1]:53", 0, &to, &why) < 0)
+        return;
+    struct sockaddr_storage me;
     int fd = socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     socklen_t mlen = sizeof me;
-    int ok = fd >= 0 && connect(fd, (struct sockaddr *)&to, len) == 0 &&
+    int ok = fd >= 0 && connect(fd, (struct sockaddr *)&to.ss, to.len) == 0 &&
              getsockname(fd, (struct sockaddr *)&me, &mlen) == 0;
     if (fd >= 0)
         close(fd);
@@ -159,10 +147,7 @@ static void add_routed(blwatch *w, int family)
                  netaddr_ip((struct sockaddr *)&me, ip, sizeof ip));
         return;
     }
-    if (family == AF_INET)
-        ((struct sockaddr_in *)&me)->sin_port = 0;
-    else
-        ((struct sockaddr_in6 *)&me)->sin6_port = 0;
+    netaddr_set_port((struct sockaddr *)&me, 0);
     add_addr(w, (struct sockaddr *)&me, mlen, "route");
 }
 

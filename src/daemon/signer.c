@@ -46,8 +46,6 @@ struct signer {
     sluiced *d;
     dkim_skey **keys;
     int nkeys;
-    const char **hdrs, **over;
-    int nhdrs, nover;
     pthread_t th[MAX_WORKERS];
     int nth;
     pthread_mutex_t mu;
@@ -59,6 +57,15 @@ struct signer {
     struct event *ev;
     int outstanding;                /* submitted, callback not yet run (loop thread only) */
 };
+
+/* sign - the DKIM-Signature field of msg with k and the configured header lists */
+static int sign(const sluiced *d, const dkim_skey *k, const uint8_t *msg, size_t len, int64_t now, dbuf *field,
+                char *err, int errlen)
+{
+    const strlist *h = &d->cfg->dkim_signed_headers, *o = &d->cfg->dkim_oversigned_headers;
+    return dkim_sign(k, msg, len, (const char *const *)h->v, h->n, (const char *const *)o->v, o->n, now, field,
+                     err, errlen);
+}
 
 /* worker - sign queued jobs until told to stop and the queue is empty */
 static void *worker(void *arg)
@@ -77,8 +84,7 @@ static void *worker(void *arg)
         pthread_mutex_unlock(&s->mu);
         if (!j)
             break;
-        if (dkim_sign(j->key, j->msg, j->len, s->hdrs, s->nhdrs, s->over, s->nover, j->now, &j->field,
-                      j->err, sizeof j->err) < 0)
+        if (sign(s->d, j->key, j->msg, j->len, j->now, &j->field, j->err, sizeof j->err) < 0)
             dbuf_reset(&j->field);
         pthread_mutex_lock(&s->mu);
         j->next = s->done;
@@ -137,7 +143,8 @@ static dkim_skey *load_entry(const char *entry, char *err, int errlen)
     return k;
 }
 
-int signer_check_keys(const sl_config *c, char *err, int errlen)
+/* check_headers - From is among the signed fields when anything is signed */
+static int check_headers(const sl_config *c, char *err, int errlen)
 {
     int from = 0;
     for (int i = 0; i < c->dkim_signed_headers.n; i++)
@@ -147,6 +154,13 @@ int signer_check_keys(const sl_config *c, char *err, int errlen)
                  "is always signed)");
         return -1;
     }
+    return 0;
+}
+
+int signer_check_keys(const sl_config *c, char *err, int errlen)
+{
+    if (check_headers(c, err, errlen) < 0)
+        return -1;
     for (int i = 0; i < c->dkim_signing_keys.n; i++) {
         dkim_skey *k = load_entry(c->dkim_signing_keys.v[i], err, errlen);
         if (!k)
@@ -176,16 +190,6 @@ static int load_keys(signer *s, char *err, int errlen)
     return 0;
 }
 
-/* names - a strlist's strings as an array (pointing into the config) */
-static const char **names(const strlist *l, int *n)
-{
-    const char **v = xcalloc((size_t)l->n + 1, sizeof *v);
-    for (int i = 0; i < l->n; i++)
-        v[i] = l->v[i];
-    *n = l->n;
-    return v;
-}
-
 int signer_start(sluiced *d, char *err, int errlen)
 {
     if (!d->cfg->dkim_signing_keys.n)
@@ -195,10 +199,8 @@ int signer_start(sluiced *d, char *err, int errlen)
     d->signer = s;   /* signer_stop frees what a failed start leaves */
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
-    s->hdrs = names(&d->cfg->dkim_signed_headers, &s->nhdrs);
-    s->over = names(&d->cfg->dkim_oversigned_headers, &s->nover);
     s->efd = -1;
-    if (signer_check_keys(d->cfg, err, errlen) < 0)   /* the header lists; keys below */
+    if (check_headers(d->cfg, err, errlen) < 0)
         return -1;
     if (load_keys(s, err, errlen) < 0)
         return -1;
@@ -240,8 +242,6 @@ void signer_stop(sluiced *d)
     for (int i = 0; i < s->nkeys; i++)
         dkim_skey_free(s->keys[i]);
     free(s->keys);
-    free(s->hdrs);
-    free(s->over);
     free(s);
     d->signer = NULL;
 }
@@ -292,9 +292,8 @@ const dkim_skey *signer_key_for(const sluiced *d, const uint8_t *msg, size_t len
 
 int signer_sign_now(const sluiced *d, const dkim_skey *k, const uint8_t *msg, size_t len, dbuf *field)
 {
-    const signer *s = d->signer;
     char err[200];
-    if (dkim_sign(k, msg, len, s->hdrs, s->nhdrs, s->over, s->nover, clock_now(), field, err, sizeof err) == 0)
+    if (sign(d, k, msg, len, clock_now(), field, err, sizeof err) == 0)
         return 0;
     log_warn(NULL, "DKIM: %s; the notification is queued unsigned", err);
     return -1;

@@ -38,9 +38,7 @@ typedef struct sluiced {
     signer *signer;            /* DKIM signing, or NULL when no key is configured */
     uid_t owner_uid;           /* the uid the daemon runs as (after dropping privileges) */
     int stopping;              /* a stop signal came: new messages get 421, commits drain */
-    struct event *drain;       /* polls the drain until nothing is left to commit */
     int stop_now;              /* a second stop signal: no more waiting */
-    int64_t drain_until_us;
     uint64_t submitted;        /* messages accepted since start */
 } sluiced;
 

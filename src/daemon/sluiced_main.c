@@ -122,7 +122,6 @@ static struct event_base *new_base(void)
     return b;
 }
 
-/* shutdown_all - stop accepting, finish durable writes, free everything */
 #define DRAIN_MAX_US (5 * 1000000LL)   /* the longest a stop waits for commits in progress */
 
 /* drained - nothing accepted is still on its way to the disk (signing or committing) */
@@ -141,18 +140,17 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     (void)arg;
 }
 
-/* finish_commits - sign what is left and let the spool make it durable while the sessions
- * that wait for it are still there to get their 250s (bounded; skipped after a second
- * signal, when spool_close still commits it all but nobody hears about it) */
-static void finish_commits(sluiced *d)
+/* drain - run the loop until the messages being signed or committed are durable and their
+ * clients have their 250s (at most DRAIN_MAX_US; not after a second stop signal, when
+ * spool_close still commits it all but nobody hears about it) */
+static void drain(sluiced *d)
 {
-    signer_stop(d);   /* its last messages go to the spool */
     if (d->stop_now || !d->sp)
         return;
     int64_t until = clock_mono_us() + DRAIN_MAX_US;
     struct event *tick = evtimer_new(d->base, on_tick, NULL);   /* wakes the loop if no */
     struct timeval ten_ms = {0, 10000};
-    while (!drained(d) && clock_mono_us() < until) {           /* completion does */
+    while (!d->stop_now && !drained(d) && clock_mono_us() < until) {   /* completion does */
         evtimer_add(tick, &ten_ms);
         event_base_loop(d->base, EVLOOP_ONCE);
     }
@@ -160,13 +158,12 @@ static void finish_commits(sluiced *d)
     event_base_loop(d->base, EVLOOP_NONBLOCK);   /* the completions' replies */
 }
 
+/* shutdown_all - stop accepting, finish durable writes, free everything */
 static void shutdown_all(sluiced *d)
 {
     d->stopping = 1;
-    if (d->drain)
-        event_free(d->drain);
-    d->drain = NULL;
-    finish_commits(d);
+    signer_stop(d);   /* its last messages go to the spool */
+    drain(d);         /* and get their 250s while their sessions are still there */
     submit_close(d);
     ctl_stop(d->ctl);
     maildrop_stop(d->md);
@@ -188,24 +185,10 @@ static void shutdown_all(sluiced *d)
     d->sp = NULL;
 }
 
-/* on_drain - stop once the messages being committed have got their 250s (or in 5 s) */
-static void on_drain(evutil_socket_t fd, short what, void *arg)
-{
-    sluiced *d = arg;
-    (void)fd;
-    (void)what;
-    if (drained(d) || clock_mono_us() >= d->drain_until_us) {
-        event_base_loopexit(d->base, NULL);
-        return;
-    }
-    struct timeval tv = {0, 5000};
-    evtimer_add(d->drain, &tv);
-}
-
 /* on_stop_signal - a graceful stop: no new connections or messages (421), the messages
  * already accepted finish their commit and their clients get the 250 - so a stop makes no
- * duplicate of a message whose client would otherwise not have heard it was queued.  A
- * second signal stops at once. */
+ * duplicate of a message whose client would otherwise not have heard it was queued (main
+ * drains before it stops).  A second signal stops at once. */
 static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
 {
     sluiced *d = arg;
@@ -220,9 +203,7 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
     d->stopping = 1;
     for (int i = 0; i < d->nlisteners; i++)
         smtpd_listener_close_door(d->listeners[i]);
-    d->drain_until_us = clock_mono_us() + DRAIN_MAX_US;
-    d->drain = evtimer_new(d->base, on_drain, d);
-    on_drain(-1, 0, d);
+    event_base_loopexit(d->base, NULL);
 }
 
 static void on_hup(evutil_socket_t sig, short what, void *arg)
@@ -375,6 +356,7 @@ int main(int argc, char **argv)
         log_info(NULL, "ready: %llu messages in the queue", (unsigned long long)spool_count(d.sp));
         sched_run_due(d.sched);
         event_base_dispatch(d.base);
+        drain(&d);                  /* a second signal can still cut it short */
         sigset_t stops, old;        /* stopping already: a late signal must not kill the */
         sigemptyset(&stops);        /* process halfway through shutdown_all (freeing the */
         sigaddset(&stops, SIGTERM); /* events restores the default handlers: blocked */

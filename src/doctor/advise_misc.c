@@ -42,13 +42,6 @@ static const char *source_ip(const advise *a, const la_dest *d)
     return a->in->cfg->smtp_bind_address[0] ? a->in->cfg->smtp_bind_address : "ADDR";
 }
 
-/* first_word_is - the entry's first word is w */
-static int first_word_is(const char *entry, const char *w)
-{
-    size_t n = strcspn(entry, " \t");
-    return n == strlen(w) && !strncmp(entry, w, n);
-}
-
 /* ours - sluiced sends from ip by its configuration (smtp_bind_address(6) or a class) */
 static int ours(const sl_config *c, const char *ip)
 {
@@ -61,15 +54,6 @@ static int ours(const sl_config *c, const char *ip)
         free(copy);
     }
     return found;
-}
-
-/* has_entry - a map parameter has an entry whose first word is key */
-static int has_entry(const strlist *l, const char *key)
-{
-    for (int i = 0; i < l->n; i++)
-        if (first_word_is(l->v[i], key))
-            return 1;
-    return 0;
 }
 
 /* today - the UTC date (of the injectable clock) as YYYY-MM-DD, and *ym as YYYYMM */
@@ -95,7 +79,7 @@ static void warmup_change(advise *a, adv_item *it, const char *ip, long per_day)
                         "ip_warmup_schedule.");
         return;
     }
-    if (has_entry(&c->ip_warmup_schedule, ip)) {
+    if (config_map_get(&c->ip_warmup_schedule, ip)) {
         adv_explain(it, "ip_warmup_schedule already has %s: sluiced keeps to its schedule.", ip);
         return;
     }
@@ -163,7 +147,7 @@ static void authentication(advise *a)
                                     d->domain, dom, source_ip(a, d), source_ip(a, d));
         for (int k = 0; k < d->nevidence && k < 3; k++)
             adv_evidence(it, d->evidence[k]);
-        if (dom && dom[0] && !has_entry(&a->in->cfg->dkim_signing_keys, dom)) {
+        if (dom && dom[0] && !config_map_get(&a->in->cfg->dkim_signing_keys, dom)) {
             char v[600], day[16];
             int ym;
             today(day, sizeof day, &ym);

@@ -272,14 +272,10 @@ static int config_dkim(const doctor_opts *o, domain_ctx *c, char *sel, char *key
     sl_config *cfg = cli_config(o->g, "sluice doctor domain");
     if (!cfg)
         return -1;
-    for (int i = 0; i < cfg->dkim_signing_keys.n; i++) {
-        char dom[256];
-        if (sscanf(cfg->dkim_signing_keys.v[i], "%255s %63s %1023s", dom, sel, key) == 3 &&
-            !strcasecmp(dom, c->domain)) {
-            c->selector = sel;
-            c->dkim_key = key;
-            break;
-        }
+    const char *v = config_map_get(&cfg->dkim_signing_keys, c->domain);   /* "SELECTOR KEYFILE" */
+    if (v && sscanf(v, "%63s %1023s", sel, key) == 2) {
+        c->selector = sel;
+        c->dkim_key = key;
     }
     config_free(cfg);
     return 0;

@@ -223,7 +223,7 @@ static int try_start(sched *s, sched_dest *d, int64_t now, int64_t *wake)
             *wake = at;
         return 0;
     }
-    if (!sched_source_may_start(s, d, d->ready->n, now, wake))
+    if (!sched_source_may_start(d, d->ready->n, now, wake))
         return 0;
     void *sess = take_idle(d);
     if (!sess) {
@@ -513,6 +513,7 @@ static void free_dest(void *p)
     free(d->est);
     free(d->idle);
     free(d->last_reply);
+    free(d->via);
     free(d->key);
     free(d);
 }

@@ -90,6 +90,8 @@ struct sched_dest {
     src_addr *src;             /* the address it sends from (a "SITE via ADDRESS"
                                   destination), or NULL */
     sched_dest *base;          /* with src: the site's own destination */
+    sched_dest **via;          /* a site's "via" destinations by address index (made when
+                                  first used), or NULL */
 };
 
 struct sched {
@@ -166,7 +168,7 @@ long long src_cap(const src_addr *a, long long day);
 sched_dest *sched_source_dest(sched *s, sched_dest *d, const sched_job *j);
 /* sched_source_may_start - warm-up: room for n more recipients today from d's address;
  * else 0 with *wake lowered to the next UTC day */
-int sched_source_may_start(sched *s, sched_dest *d, int n, int64_t now, int64_t *wake);
+int sched_source_may_start(sched_dest *d, int n, int64_t now, int64_t *wake);
 /* sched_source_started - count n recipients started from d's address */
 void sched_source_started(sched_dest *d, int n, int64_t now);
 /* the "sources" of the status (NULL without classes); the warm-up counts for shaping.json */

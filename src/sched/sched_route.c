@@ -18,29 +18,16 @@
 #define MIN_TTL_US (10 * 1000000LL)
 #define MAX_TTL_US (3600 * 1000000LL)
 
-/* map_lookup - the transport_maps nexthop text for key, or NULL */
-static const char *map_lookup(const sl_config *c, const char *key)
-{
-    size_t kl = strlen(key);
-    for (int i = 0; i < c->transport_maps.n; i++) {
-        const char *e = c->transport_maps.v[i];
-        size_t n = strcspn(e, " \t");
-        if (n == kl && strncasecmp(e, key, n) == 0)
-            return e + n + strspn(e + n, " \t");
-    }
-    return NULL;
-}
-
 /* route_for - the nexthop of a recipient domain */
 static nexthop route_for(sched *s, const char *domain)
 {
     const sl_config *c = s->cfg;
     nexthop nh;
-    const char *err, *v = map_lookup(c, domain);
+    const char *err, *v = config_map_get(&c->transport_maps, domain);
     for (const char *p = strchr(domain, '.'); !v && p; p = strchr(p + 1, '.'))
-        v = map_lookup(c, p);   /* ".parent" entries, nearest parent first */
+        v = config_map_get(&c->transport_maps, p);   /* ".parent" entries, nearest parent first */
     if (!v)
-        v = map_lookup(c, "*");
+        v = config_map_get(&c->transport_maps, "*");
     if (v && nexthop_parse_transport(v, &nh, &err) == 0)
         return nh;
     if (c->relayhost[0] && nexthop_parse(c->relayhost, &nh, &err) == 0)

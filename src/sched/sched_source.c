@@ -46,10 +46,7 @@ static int parse_addr(const char *text, netaddr *a)
     const char *why;
     if (netaddr_parse(text, 1, a, &why) < 0)
         return -1;
-    if (a->ss.ss_family == AF_INET)
-        ((struct sockaddr_in *)&a->ss)->sin_port = 0;
-    else
-        ((struct sockaddr_in6 *)&a->ss)->sin6_port = 0;
+    netaddr_set_port((struct sockaddr *)&a->ss, 0);
     return 0;
 }
 
@@ -240,18 +237,12 @@ int sched_sources_check(const sl_config *c, char *err, int errlen)
 /* map_get - the class named for key in smtp_source_class_maps, or -1 */
 static int map_get(const src_table *t, const sl_config *c, const char *key)
 {
-    size_t kl = strlen(key);
-    for (int i = 0; i < c->smtp_source_class_maps.n; i++) {
-        const char *e = c->smtp_source_class_maps.v[i];
-        size_t n = strcspn(e, " \t");
-        if (n == kl && !strncasecmp(e, key, n)) {
-            char cls[64];
-            snprintf(cls, sizeof cls, "%.*s", (int)strcspn(e + n + strspn(e + n, " \t"), " \t"),
-                     e + n + strspn(e + n, " \t"));
-            return find_class(t, cls);
-        }
-    }
-    return -1;
+    const char *v = config_map_get(&c->smtp_source_class_maps, key);
+    char cls[64];
+    if (!v)
+        return -1;
+    snprintf(cls, sizeof cls, "%.*s", (int)strcspn(v, " \t"), v);
+    return find_class(t, cls);
 }
 
 /* class_of - the class of a message by its envelope sender */
@@ -311,9 +302,14 @@ static int64_t room(src_addr *a, int64_t now)
     return cap > (long long)a->used ? cap - (long long)a->used : 0;
 }
 
-/* variant - the destination of site d sending from address i */
+/* variant - the destination of site d sending from address i (kept in d->via: no key to
+ * build and look up for every job) */
 static sched_dest *variant(sched *s, sched_dest *d, int i)
 {
+    if (!d->via)
+        d->via = xcalloc((size_t)s->src.naddr, sizeof *d->via);
+    if (d->via[i])
+        return d->via[i];
     src_addr *a = &s->src.addr[i];
     char *key = xasprintf("%s via %s", d->key, a->ip);
     sched_target t = d->t;
@@ -322,7 +318,7 @@ static sched_dest *variant(sched *s, sched_dest *d, int i)
     v->src = a;
     v->base = d;
     free(key);
-    return v;
+    return d->via[i] = v;
 }
 
 /* rank - how much an address with room r is wanted for a job of n recipients: warming
@@ -414,10 +410,9 @@ void sched_source_listed(sched *s, const struct sockaddr *sa, int listed)
     }
 }
 
-int sched_source_may_start(sched *s, sched_dest *d, int n, int64_t now, int64_t *wake)
+int sched_source_may_start(sched_dest *d, int n, int64_t now, int64_t *wake)
 {
     src_addr *a = d->src;
-    (void)s;
     if (!a)
         return 1;
     int64_t r = room(a, now);
