@@ -141,6 +141,30 @@ void log_vmsg(enum sl_level level, const char *qid, const char *fmt, va_list ap)
     pthread_mutex_unlock(&lg.mu);
 }
 
+void log_every_msg(log_every *e, long long interval_ms, enum sl_level level, const char *qid,
+                   const char *fmt, ...)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    long long now = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + 1;
+    if (e->last_ms && now - e->last_ms < interval_ms) {
+        e->skipped++;
+        return;
+    }
+    char text[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    if (e->skipped)
+        log_msg(level, qid, "%s (and %llu more like it in the last %lld s)", text, e->skipped,
+                (now - e->last_ms) / 1000);
+    else
+        log_msg(level, qid, "%s", text);
+    e->last_ms = now;
+    e->skipped = 0;
+}
+
 void log_raw(enum sl_level level, const char *line)
 {
     if (level < lg.level)

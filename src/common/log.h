@@ -36,6 +36,16 @@ void log_vmsg(enum sl_level level, const char *qid, const char *fmt, va_list ap)
 #define log_warn(qid, ...) log_msg(SL_WARN, (qid), __VA_ARGS__)
 #define log_err(qid, ...) log_msg(SL_ERR, (qid), __VA_ARGS__)
 
+/* A repeated error logged at most once per interval (one thread per instance).  The first
+ * line after a quiet spell says how many were left out in between. */
+typedef struct log_every {
+    long long last_ms;          /* monotonic, 0 = never */
+    unsigned long long skipped;
+} log_every;
+/* log_every_msg - log_msg unless the last one through e is less than interval_ms old */
+void log_every_msg(log_every *e, long long interval_ms, enum sl_level level, const char *qid,
+                   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
 /* log_raw - one line exactly as given (e.g. a JSON object), no prefix except for syslog */
 void log_raw(enum sl_level level, const char *line);
 

@@ -15,6 +15,7 @@
 
 #include "common/dbuf.h"
 #include "common/log.h"
+#include "common/readfile.h"
 #include "common/units.h"
 #include "config/nexthop.h"
 #include "dns/dns.h"
@@ -65,6 +66,7 @@ static const struct param params[] = {
     {"mynetworks", P_LIST, "127.0.0.0/8, [::1]/128", 0, 0, 0, OFF(mynetworks), check_cidr},
     {"smtpd_banner", P_STR, "$myhostname ESMTP sluice", 0, 0, 0, OFF(smtpd_banner), NULL},
     {"message_size_limit", P_SIZE, "10240000", 0, 1024, (int64_t)1 << 40, OFF(message_size_limit), NULL},
+    {"queue_minfree", P_SIZE, "0", 0, 0, (int64_t)1 << 50, OFF(queue_minfree), NULL},
     {"smtpd_recipient_limit", P_INT, "1000", 0, 1, 1000000, OFF(smtpd_recipient_limit), NULL},
     {"smtpd_client_connection_count_limit", P_INT, "50", 0, 0, 1000000,
      OFF(smtpd_client_connection_count_limit), NULL},
@@ -468,13 +470,28 @@ static char *setting_text(config_setting_t *s)
     }
 }
 
+#define CONFIG_MAX_FILE (16u << 20)
+
 /* load_file - apply every setting of the file (or of text, named path); 0, or -1 with err */
 static int load_file(sl_config *cfg, const char *path, const char *text, char *err, int errlen)
 {
     config_t cf;
     config_init(&cf);
     int rc = -1;
-    int ok = text ? config_read_string(&cf, text) : config_read_file(&cf, path);
+    char *own = NULL;
+    if (!text) {   /* read here, so that large integers can be widened first */
+        own = read_file_all(path, CONFIG_MAX_FILE, NULL, err, errlen);
+        if (!own) {
+            config_destroy(&cf);
+            return -1;
+        }
+        text = own;
+    }
+    char *wide = strstr(text, "@include") ? NULL : config_widen_ints(text);
+    int ok = wide ? config_read_string(&cf, wide)
+                  : own ? config_read_file(&cf, path) : config_read_string(&cf, text);
+    free(wide);
+    free(own);
     if (ok != CONFIG_TRUE) {
         if (config_error_type(&cf) == CONFIG_ERR_FILE_IO)
             snprintf(err, (size_t)errlen, "%s: cannot read the file", path);

@@ -28,6 +28,7 @@ typedef struct sl_config {
     strlist mynetworks;
     char *smtpd_banner;
     int64_t message_size_limit;
+    int64_t queue_minfree;             /* bytes; MAIL is refused below max(this, 1.5 x size limit) */
     int64_t smtpd_recipient_limit;
     int64_t smtpd_client_connection_count_limit;
     int64_t smtpd_connection_limit;
@@ -118,5 +119,9 @@ char *config_param_value(const sl_config *cfg, const char *name);
  * parameter (transport_maps, smtp_source_class_maps, dkim_signing_keys, ...): the text after
  * the key and its blanks, pointing into the entry; NULL when there is none */
 const char *config_map_get(const strlist *map, const char *key);
+/* config_widen_ints - a copy of libconfig text (caller frees) in which every decimal integer
+ * that does not fit 32 bits has an L suffix, so libconfig 1.5 does not wrap it (5000000000
+ * would otherwise be read as 705032704) */
+char *config_widen_ints(const char *text);
 
 #endif

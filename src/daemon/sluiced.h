@@ -39,6 +39,7 @@ typedef struct sluiced {
     uid_t owner_uid;           /* the uid the daemon runs as (after dropping privileges) */
     int stopping;              /* a stop signal came: new messages get 421, commits drain */
     int stop_now;              /* a second stop signal: no more waiting */
+    int storage_low;           /* the spool's room is under the queue_minfree threshold */
     uint64_t submitted;        /* messages accepted since start */
 } sluiced;
 

@@ -31,6 +31,48 @@ static void on_rcpt(smtpd_session *s, const char *rcpt, smtpd_reply *r)
     r->policy = "relay";   /* the engine logs the refusal */
 }
 
+/* storage_note - log when the spool's room falls under the threshold need, and when it is
+ * back above twice that (so a room hovering at the line logs once, not at every message) */
+static void storage_note(sluiced *d, uint64_t room, uint64_t need)
+{
+    int low = d->storage_low ? room < 2 * need : room < need;
+    if (low == d->storage_low)
+        return;
+    d->storage_low = low;
+    if (low)
+        log_warn(NULL, "spool: %llu bytes left for the queue, %llu needed (queue_minfree, 1.5 x "
+                 "message_size_limit): new mail gets 452 4.3.1 until space is freed",
+                 (unsigned long long)room, (unsigned long long)need);
+    else
+        log_info(NULL, "spool: %llu bytes left for the queue again: accepting mail",
+                 (unsigned long long)room);
+}
+
+/* on_mail - room for the message?  As Postfix's queue_minfree: the spool must keep
+ * 1.5 x message_size_limit free, and queue_minfree after the message's declared SIZE.
+ * Refusing here, not after the body, spares the client the transfer and keeps room for
+ * the delivery records that free space again. */
+static void on_mail(smtpd_session *s, const char *sender, smtpd_reply *r)
+{
+    (void)sender;
+    sluiced *d = smtpd_session_ctx(s);
+    const sl_config *c = d->cfg;
+    int64_t declared = smtpd_session_size(s);
+    uint64_t base = (uint64_t)c->message_size_limit + (uint64_t)c->message_size_limit / 2;
+    if ((uint64_t)c->queue_minfree > base)
+        base = (uint64_t)c->queue_minfree;
+    uint64_t need = (uint64_t)c->queue_minfree + (uint64_t)(declared > 0 ? declared : 0);
+    if (need < base)
+        need = base;
+    uint64_t room = spool_room(d->sp);
+    storage_note(d, room, base);
+    if (room >= need)
+        return;
+    r->code = 452;
+    snprintf(r->text, sizeof r->text, "4.3.1 Insufficient system storage");
+    r->policy = "queue_minfree";
+}
+
 /* A message waiting for its group commit. */
 typedef struct pending_msg {
     smtpd_session *s;
@@ -80,6 +122,7 @@ static void on_message(smtpd_session *s, smtpd_message *m)
 }
 
 static const smtpd_hooks submit_hooks = {
+    .on_mail = on_mail,
     .on_rcpt = on_rcpt,
     .on_message = on_message,
 };

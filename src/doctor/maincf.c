@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/dbuf.h"
+#include "common/readfile.h"
 #include "common/xmalloc.h"
 #include "doctor/maincf_params.h"
 
@@ -137,35 +138,10 @@ maincf *maincf_parse(const char *text, size_t len, const char *path)
     return m;
 }
 
-char *maincf_read_file(const char *path, size_t max, size_t *len, char *err, int errlen)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) < 0) {
-        snprintf(err, (size_t)errlen, "%s: %s", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return NULL;
-    }
-    dbuf b = {0};
-    char chunk[65536];
-    ssize_t r;
-    while ((r = read(fd, chunk, sizeof chunk)) > 0 && b.len <= max)
-        dbuf_put(&b, chunk, (size_t)r);
-    int e = errno;
-    close(fd);
-    if (r < 0 || b.len > max) {
-        snprintf(err, (size_t)errlen, "%s: %s", path, r < 0 ? strerror(e) : "larger than 4 MB");
-        dbuf_free(&b);
-        return NULL;
-    }
-    return (char *)dbuf_steal(&b, len);
-}
-
 maincf *maincf_load(const char *path, char *err, int errlen)
 {
     size_t n = 0;
-    char *text = maincf_read_file(path, MAINCF_MAX_FILE, &n, err, errlen);
+    char *text = read_file_all(path, MAINCF_MAX_FILE, &n, err, errlen);
     if (!text)
         return NULL;
     maincf *m = maincf_parse(text, n, path);

@@ -95,7 +95,5 @@ const mastercf_service *mastercf_find(const mastercf *m, const char *name);
 enum { MCL_ORPHAN = 1, MCL_NUL = 2 };
 typedef void (*maincf_line_fn)(void *arg, const char *text, size_t len, int first, int last, int flags);
 void maincf_logical_lines(const char *text, size_t len, maincf_line_fn fn, void *arg);
-/* maincf_read_file - a whole file into a new buffer (at most max bytes); NULL with err */
-char *maincf_read_file(const char *path, size_t max, size_t *len, char *err, int errlen);
 
 #endif

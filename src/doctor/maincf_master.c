@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/readfile.h"
 #include "common/xmalloc.h"
 #include "doctor/maincf.h"
 
@@ -116,7 +117,7 @@ mastercf *mastercf_parse(const char *text, size_t len, const char *path)
 mastercf *mastercf_load(const char *path, char *err, int errlen)
 {
     size_t n = 0;
-    char *text = maincf_read_file(path, MASTER_MAX_FILE, &n, err, errlen);
+    char *text = read_file_all(path, MASTER_MAX_FILE, &n, err, errlen);
     if (!text)
         return NULL;
     mastercf *m = mastercf_parse(text, n, path);

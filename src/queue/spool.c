@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "common/clock.h"
@@ -339,10 +340,10 @@ qid_t spool_add(spool *s, spool_new *n, spool_add_cb cb, void *arg)
 /* update_done - completion of a RCPT or MSGOP record */
 static void update_done(spool *s, wjob *j)
 {
-    (void)s;
     spool_cb cb = (spool_cb)j->cb;
     if (j->err)
-        log_err(NULL, "spool: an update could not be made durable: %s", strerror(j->err));
+        log_every_msg(&s->update_err, 10000, SL_ERR, NULL,
+                      "spool: an update could not be made durable: %s", strerror(j->err));
     if (cb)
         cb(j->arg, j->err);
 }
@@ -471,6 +472,23 @@ int spool_read_record(spool *s, const qmsg *m, dbuf *buf, rec *r)
     buf->len = m->rec_len;
     size_t total;
     return rec_decode(buf->data, buf->len, r, &total) == REC_OK && r->type == REC_MSG ? 0 : -1;
+}
+
+uint64_t spool_room(spool *s)
+{
+    struct statvfs v;
+    uint64_t room = UINT64_MAX / 4;
+    if (fstatvfs(s->w.dirfd, &v) == 0) {
+        room = (uint64_t)v.f_bavail * (uint64_t)v.f_frsize;
+    } else if (!s->statvfs_failed) {
+        s->statvfs_failed = 1;
+        log_warn(NULL, "spool: cannot tell the free space under %s: %s", s->spooldir,
+                 strerror(errno));
+    }
+    room += atomic_load(&s->w.head_room);
+    if (spool_spare_ready(&s->w))
+        room += s->w.segment_size;
+    return room;
 }
 
 void spool_get_stats(spool *s, spool_stats *st)

@@ -117,6 +117,13 @@ void spool_on_gone(spool *s, spool_gone_cb cb, void *arg);
  * callback runs: the scheduler takes new mail from here. */
 void spool_on_added(spool *s, spool_gone_cb cb, void *arg);
 
+/* spool_room - bytes new records can still take: the free space of the spool's file system
+ * (fstatvfs: a third of a microsecond, so at every call, as Postfix's smtpd does at every
+ * MAIL) plus the zero-filled room left in the head segment and in a ready spare, which that
+ * free space no longer shows.  When the file system cannot tell, a large number: a write
+ * would then be the judge. */
+uint64_t spool_room(spool *s);
+
 /* Statistics for status pages and benches. */
 typedef struct spool_stats {
     uint64_t messages, recipients;

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "common/log.h"
 #include "queue/spool.h"
 
 enum wjob_kind {
@@ -63,6 +64,8 @@ typedef struct writer {
     int head_prealloc;         /* the head segment is a zero-filled spare (writer thread) */
     int unsynced;              /* lazy records written to the head segment, not yet synced */
     atomic_ullong commits, records, syncs;
+    atomic_ullong head_room;   /* zero-filled bytes left in the head segment (spool_room) */
+    log_every seg_err, write_err;   /* a full disk fails every record: log now and then */
 } writer;
 
 /* The loop's view of one segment. */
@@ -99,6 +102,8 @@ struct spool {
     uint64_t corrupt_regions;
     spool_gone_cb gone_cb, added_cb;
     void *gone_arg, *added_arg;
+    int statvfs_failed;        /* spool_room has said so once */
+    log_every update_err;      /* failed updates (a full disk): logged now and then */
 };
 
 /* spool.c */

@@ -98,6 +98,13 @@ static int sync_head(writer *w)
     return 0;
 }
 
+/* publish_room - tell the loop how much preallocated space the head segment has left */
+static void publish_room(writer *w)
+{
+    int usable = w->fd >= 0 && w->head_prealloc && !w->broken && w->size < w->segment_size;
+    atomic_store(&w->head_room, usable ? w->segment_size - w->size : 0);
+}
+
 /* flush - write what is pending and sync it unless every job is lazy; set each job's result */
 static void flush(writer *w, pending *p)
 {
@@ -107,8 +114,9 @@ static void flush(writer *w, pending *p)
     int sync = p->need_sync;
     if (write_all(w->fd, p->iov, p->niov, w->size) < 0 || (sync && fdatasync(w->fd) < 0)) {
         err = errno ? errno : EIO;
-        log_err(NULL, "spool: writing segment %016llx failed: %s; cutting it back to %llu bytes",
-                (unsigned long long)w->segno, strerror(err), (unsigned long long)w->size);
+        log_every_msg(&w->write_err, 10000, SL_ERR, NULL,
+                      "spool: writing segment %016llx failed: %s; cutting it back to %llu bytes",
+                      (unsigned long long)w->segno, strerror(err), (unsigned long long)w->size);
         if (ftruncate(w->fd, (off_t)w->size) < 0 || fdatasync(w->fd) < 0)
             log_err(NULL, "spool: cannot cut back segment %016llx: %s", (unsigned long long)w->segno,
                     strerror(errno));
@@ -126,8 +134,19 @@ static void flush(writer *w, pending *p)
         p->jobs[i]->err = err;
         p->jobs[i]->seg_size = w->size;
     }
+    publish_room(w);
     p->niov = p->njobs = p->need_sync = 0;
     p->bytes = 0;
+}
+
+/* drop_failed - remove a segment whose SEG record could not be made durable (a full disk):
+ * it holds nothing, and a disk-full spell must not leave a file behind per refused message */
+static void drop_failed(writer *w, uint64_t segno)
+{
+    char *path = spool_seg_path(".", segno);
+    if (unlinkat(w->dirfd, path + 2, 0) < 0 && errno != ENOENT)
+        log_warn(NULL, "spool: cannot remove the failed segment %s: %s", path + 2, strerror(errno));
+    free(path);
 }
 
 /* rotate - close the head segment and start a new one (durably created); 0 or -1 */
@@ -141,6 +160,7 @@ static int rotate(writer *w)
     }
     w->fd = -1;
     w->unsynced = 0;
+    publish_room(w);
     uint64_t segno = w->next_segno++;
     char *path = spool_seg_path(".", segno);
     int spare = spool_take_spare(w, path + 2);   /* a zero-filled one, when ready */
@@ -161,6 +181,7 @@ static int rotate(writer *w)
         int e = errno;
         close(fd);
         dbuf_free(&b);
+        drop_failed(w, segno);
         errno = e;
         return -1;
     }
@@ -169,6 +190,7 @@ static int rotate(writer *w)
     w->size = b.len;
     w->broken = 0;
     w->head_prealloc = spare;
+    publish_room(w);
     dbuf_free(&b);
     return 0;
 }
@@ -277,7 +299,8 @@ static void add_record(writer *w, pending *p, wjob *j)
         flush(w, p);
         if ((w->fd < 0 || w->broken || full) && rotate(w) < 0) {
             j->err = errno;
-            log_err(NULL, "spool: cannot start a new segment: %s", strerror(j->err));
+            log_every_msg(&w->seg_err, 10000, SL_ERR, NULL, "spool: cannot start a new segment: %s",
+                          strerror(j->err));
             return;
         }
     }
@@ -402,8 +425,15 @@ int writer_start(writer *w, const char *spooldir, uint64_t first_segno, uint64_t
         return -1;
     }
     if (rotate(w) < 0) {
-        snprintf(err, (size_t)errlen, "%s: cannot create a segment: %s", spooldir, strerror(errno));
-        return -1;
+        if (errno != ENOSPC && errno != EDQUOT) {
+            snprintf(err, (size_t)errlen, "%s: cannot create a segment: %s", spooldir,
+                     strerror(errno));
+            return -1;
+        }
+        /* a full disk: start all the same, so that deliveries can free space; the first
+         * record tries again (and fails with 4xx for new mail until there is room) */
+        log_warn(NULL, "spool: %s: no room for a new segment (%s): new mail waits for space",
+                 spooldir, strerror(errno));
     }
     if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
         snprintf(err, (size_t)errlen, "cannot start the spool writer thread");

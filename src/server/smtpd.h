@@ -132,6 +132,9 @@ int smtpd_session_esmtp(const smtpd_session *s);
 int smtpd_session_tls(const smtpd_session *s);         /* STARTTLS completed */
 const char *smtpd_session_tls_info(const smtpd_session *s); /* "TLSv1.3 cipher" or "" */
 const char *smtpd_session_sender(const smtpd_session *s); /* current MAIL FROM or NULL */
+/* smtpd_session_size - the SIZE= of the MAIL command being answered (in on_mail) or of the
+ * open transaction; -1 when none was declared */
+int64_t smtpd_session_size(const smtpd_session *s);
 int smtpd_session_nrcpt(const smtpd_session *s);       /* accepted RCPTs in this transaction */
 int64_t smtpd_session_messages(const smtpd_session *s); /* messages accepted on this session */
 uint64_t smtpd_session_id(const smtpd_session *s);     /* unique per process */

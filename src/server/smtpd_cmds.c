@@ -209,12 +209,12 @@ static void cmd_mail(smtpd_session *s, const smtp_cmd *c)
         refuse(s, SMTPD_MAIL, 552, "5.3.4 Message size exceeds fixed limit");
         return;
     }
+    s->size_param = mp.size;   /* for smtpd_session_size in the hook */
     if (s->hooks.on_mail)
         s->hooks.on_mail(s, c->addr, &r);
     if (smtpd_answer(s, SMTPD_MAIL, &r, 250, "2.1.0 Ok", 0) != SMTPD_ACCEPTED)
         return;
     s->sender = xstrdup(c->addr);
-    s->size_param = mp.size;
     s->body_8bitmime = mp.body8;
     s->smtputf8 = mp.smtputf8;
     s->state = SMTPD_ST_MAIL;

@@ -588,6 +588,11 @@ const char *smtpd_session_helo(const smtpd_session *s)
     return s->helo;
 }
 
+int64_t smtpd_session_size(const smtpd_session *s)
+{
+    return s->size_param;
+}
+
 int smtpd_session_esmtp(const smtpd_session *s)
 {
     return s->esmtp;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -188,6 +189,49 @@ static void test_postfix_default_units(void **state)
     config_free(c);
 }
 
+/* large integers: libconfig 1.5 would wrap them to 32 bits; they must arrive as written,
+ * from a file as from text, and nothing inside strings or comments may change */
+static void test_large_integers(void **state)
+{
+    (void)state;
+    struct { const char *in, *out; } widen[] = {
+        {"a = 5000000000;", "a = 5000000000L;"},
+        {"a = -5000000000;", "a = -5000000000L;"},
+        {"a = 2147483647; b = 2147483648;", "a = 2147483647; b = 2147483648L;"},
+        {"a = 0x1ffffffff;", "a = 0x1ffffffffL;"},
+        {"a = 5000000000L; b = 5e10; c = 1.5;", "a = 5000000000L; b = 5e10; c = 1.5;"},
+        {"a = \"5000000000\"; # 5000000000\n", "a = \"5000000000\"; # 5000000000\n"},
+        {"a = \"x\\\"5000000000\"; /* 5000000000 */ b = [1, 3000000000];",
+         "a = \"x\\\"5000000000\"; /* 5000000000 */ b = [1, 3000000000L];"},
+        {"smtp_bind_address6 = 1; x5000000000 = 2;", "smtp_bind_address6 = 1; x5000000000 = 2;"},
+        {"a = 99999999999999999999999;", "a = 99999999999999999999999;"},   /* left to libconfig */
+    };
+    for (size_t i = 0; i < sizeof widen / sizeof widen[0]; i++) {
+        char *w = config_widen_ints(widen[i].in);
+        if (strcmp(w, widen[i].out) != 0)
+            fail_msg("case %zu: got '%s', want '%s'", i, w, widen[i].out);
+        free(w);
+    }
+    char err[512];
+    sl_config *c = load("message_size_limit = 5000000000;\nqueue_minfree = 3000000000;\n", NULL, 0,
+                        err);
+    assert_non_null(c);
+    assert_int_equal(c->message_size_limit, 5000000000LL);
+    assert_int_equal(c->queue_minfree, 3000000000LL);
+    config_free(c);
+    char path[] = "/tmp/sluice-test-config-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const char *text = "queue_minfree = 6000000000; # bytes\n";
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    c = config_load(path, NULL, 0, err, sizeof err);
+    unlink(path);
+    assert_non_null(c);
+    assert_int_equal(c->queue_minfree, 6000000000LL);
+    config_free(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -198,6 +242,7 @@ int main(void)
         cmocka_unit_test(test_defaults_and_overrides),
         cmocka_unit_test(test_errors_name_the_line),
         cmocka_unit_test(test_postfix_default_units),
+        cmocka_unit_test(test_large_integers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

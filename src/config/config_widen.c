@@ -1,0 +1,105 @@
+/* config_widen.c - make libconfig read large integers as they are written.
+ *
+ * libconfig 1.5 (Debian 12) reads a decimal literal without an L suffix as a 32-bit int and
+ * silently wraps anything larger: "message_size_limit = 5000000000;" would arrive as
+ * 705032704.  Postfix admins write byte counts that size, so before libconfig sees the text
+ * every integer literal (decimal or hex) outside strings and comments that does not fit 32 bits gets the L
+ * that makes it a 64-bit integer.  Literals too large even for 64 bits are left alone: they
+ * still wrap (to a value the parameter checks then refuse) or libconfig reports them. */
+#include "config/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/dbuf.h"
+
+/* skip_string - past the closing quote of the string starting at s[i] == '"' */
+static size_t skip_string(const char *s, size_t i, size_t n)
+{
+    for (i++; i < n && s[i] != '"'; i++)
+        if (s[i] == '\\' && i + 1 < n)
+            i++;
+    return i < n ? i + 1 : n;
+}
+
+/* skip_comment - past the comment at s[i], or i when there is none */
+static size_t skip_comment(const char *s, size_t i, size_t n)
+{
+    if (s[i] == '#' || (s[i] == '/' && i + 1 < n && s[i + 1] == '/')) {
+        while (i < n && s[i] != '\n')
+            i++;
+        return i;
+    }
+    if (s[i] == '/' && i + 1 < n && s[i + 1] == '*') {
+        const char *end = strstr(s + i + 2, "*/");
+        return end ? (size_t)(end - s) + 2 : n;
+    }
+    return i;
+}
+
+/* needs_l - the integer literal s[a..b) (base 10 or 16) does not fit an int */
+static int needs_l(const char *s, size_t a, size_t b, size_t n, int base)
+{
+    if (b < n && (s[b] == 'L' || s[b] == '.' || s[b] == 'e' || s[b] == 'E' ||
+                  isalpha((unsigned char)s[b]) || s[b] == '_'))
+        return 0;   /* already 64-bit, a float, or part of something else */
+    char digits[32];
+    if (b - a >= sizeof digits)
+        return 0;
+    memcpy(digits, s + a, b - a);
+    digits[b - a] = 0;
+    errno = 0;
+    long long v = strtoll(digits, NULL, base);
+    return errno == 0 && (v > INT_MAX || v < INT_MIN);
+}
+
+/* literal_end - the end of the integer literal at s[i] (digits, or 0x and hex digits) */
+static size_t literal_end(const char *s, size_t i, size_t n, int *base)
+{
+    *base = 10;
+    if (s[i] == '-')
+        i++;
+    if (s[i] == '0' && i + 2 < n && (s[i + 1] == 'x' || s[i + 1] == 'X') &&
+        isxdigit((unsigned char)s[i + 2])) {
+        *base = 16;
+        i += 2;
+    }
+    while (i < n && (*base == 16 ? isxdigit((unsigned char)s[i]) : isdigit((unsigned char)s[i])))
+        i++;
+    return i;
+}
+
+char *config_widen_ints(const char *s)
+{
+    size_t n = strlen(s);
+    dbuf out = {0};
+    size_t i = 0, copied = 0;
+    while (i < n) {
+        size_t c = s[i] == '"' ? skip_string(s, i, n) : skip_comment(s, i, n);
+        if (c != i) {
+            i = c;
+            continue;
+        }
+        int starts = isdigit((unsigned char)s[i]) ||
+                     (s[i] == '-' && i + 1 < n && isdigit((unsigned char)s[i + 1]));
+        int inside_word = i > 0 && (isalnum((unsigned char)s[i - 1]) || s[i - 1] == '_' ||
+                                    s[i - 1] == '.');
+        if (!starts || inside_word) {
+            i++;
+            continue;
+        }
+        size_t a = i;
+        int base;
+        i = literal_end(s, i, n, &base);
+        if (needs_l(s, a, i, n, base)) {
+            dbuf_put(&out, s + copied, i - copied);
+            dbuf_putc(&out, 'L');
+            copied = i;
+        }
+    }
+    dbuf_put(&out, s + copied, n - copied);
+    return (char *)dbuf_steal(&out, NULL);
+}
