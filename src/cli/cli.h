@@ -63,5 +63,6 @@ int cli_mailq_main(cli_globals *g, int argc, char **argv);
 int cli_config_main(cli_globals *g, int argc, char **argv);
 int cli_classify_main(cli_globals *g, int argc, char **argv);
 int cli_status_main(cli_globals *g, int argc, char **argv);
+int cli_reload_main(cli_globals *g, int argc, char **argv);
 
 #endif

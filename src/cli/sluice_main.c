@@ -16,6 +16,7 @@ static void usage(FILE *f)
                "  queue list|show|delete|hold|release|flush   inspect and manage the queue\n"
                "  config [-n] [name...]                    the effective configuration\n"
                "  status [--json]                          destinations: limits, state, what was learned\n"
+               "  reload                                   make the running sluiced load its configuration\n"
                "  classify [--json-in] [FILE|-]            what receivers' replies mean\n"
                "  doctor [SUBCOMMAND]                      diagnose delivery problems (doctor --help)\n"
                "  sink [options] --listen ADDR:PORT...     a test receiver that greylists and throttles\n"
@@ -78,6 +79,8 @@ int main(int argc, char **argv)
         rc = cli_classify_main(&g, argc - i - 1, argv + i + 1);
     else if (!strcmp(cmd, "status"))
         rc = cli_status_main(&g, argc - i - 1, argv + i + 1);
+    else if (!strcmp(cmd, "reload"))
+        rc = cli_reload_main(&g, argc - i - 1, argv + i + 1);
     else if (!strcmp(cmd, "version")) {
         printf("sluice %s\n", SLUICE_VERSION);
         rc = 0;

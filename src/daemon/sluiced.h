@@ -40,6 +40,12 @@ typedef struct sluiced {
     int stopping;              /* a stop signal came: new messages get 421, commits drain */
     int stop_now;              /* a second stop signal: no more waiting */
     int storage_low;           /* the spool's room is under the queue_minfree threshold */
+    int reload;                /* SIGHUP with a valid configuration: exec again after the stop */
+    int *handover;             /* reload: listening sockets kept open for the next exec */
+    int nhandover;
+    const char *cfgfile;       /* -c, or NULL */
+    char **overrides;          /* -o, kept to load the configuration again on SIGHUP */
+    int noverrides;
     uint64_t submitted;        /* messages accepted since start */
 } sluiced;
 
@@ -69,6 +75,11 @@ void cleanup_queue_notice(void *ctx, spool_new *n, spool_add_cb cb, void *arg);
 /* submit.c - the SMTP submission listeners */
 int submit_listen(sluiced *d, char *err, int errlen);
 void submit_close(sluiced *d);
+/* submit_hand_over - stop accepting; keep a duplicate of every listening socket (handover)
+ * for the sluiced a reload execs.  New clients wait in the kernel's backlog meanwhile. */
+void submit_hand_over(sluiced *d);
+/* submit_export_handover - name the kept sockets in the environment, just before exec */
+void submit_export_handover(const sluiced *d);
 
 /* control.c - the local control socket (queue commands and `sluice send`) */
 ctl_server *ctl_start(sluiced *d, char *err, int errlen);

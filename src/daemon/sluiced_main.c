@@ -4,7 +4,9 @@
  * listeners (port 25 needs root); drop to mail_owner when set; open the spool (which
  * recovers the queue from disk); start the control socket and the maildrop pickup; run.
  * SIGTERM/SIGINT: stop accepting, let the spool finish what it was writing, exit.  SIGHUP:
- * reopen the log file.  Stays in the foreground and logs to stderr unless maillog_file says
+ * reload - check the configuration on disk, and when it is valid stop the same way but keep
+ * the listening sockets and exec sluiced again with them (same pid; clients that connect
+ * meanwhile wait in the backlog).  SIGUSR1: reopen the log file.  Stays in the foreground and logs to stderr unless maillog_file says
  * otherwise (systemd style). */
 #include <errno.h>
 #include <getopt.h>
@@ -206,13 +208,88 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
     event_base_loopexit(d->base, NULL);
 }
 
-static void on_hup(evutil_socket_t sig, short what, void *arg)
+/* on_usr1 - reopen the log file (after rotation), nothing else */
+static void on_usr1(evutil_socket_t sig, short what, void *arg)
 {
     (void)sig;
     (void)what;
     (void)arg;
     log_reopen();
-    log_info(NULL, "SIGHUP: log reopened");
+    log_info(NULL, "SIGUSR1: log reopened");
+}
+
+/* new_privileged_port - a listen address of c under port 1024 that d does not listen on
+ * (index into c->listen), or -1 */
+static int new_privileged_port(const sluiced *d, const sl_config *c)
+{
+    for (int i = 0; i < c->n_listen_addrs; i++) {
+        char want[NETADDR_STRLEN];
+        int port = netaddr_port((const struct sockaddr *)&c->listen_addrs[i].ss), have = 0;
+        netaddr_format((const struct sockaddr *)&c->listen_addrs[i].ss, want, sizeof want);
+        for (int k = 0; k < d->nlisteners && !have; k++)
+            have = strcmp(smtpd_listener_name(d->listeners[k]), want) == 0;
+        if (port < 1024 && !have)
+            return i;
+    }
+    return -1;
+}
+
+/* reload_check - the configuration as it is now on disk, checked like -n; 0, or -1 with err */
+static int reload_check(const sluiced *d, char *err, int errlen)
+{
+    sl_config *c = config_load(d->cfgfile, d->overrides, d->noverrides, err, errlen);
+    int rc = c && signer_check_keys(c, err, errlen) == 0 && sched_sources_check(c, err, errlen) == 0
+                 ? 0 : -1;
+    int i = rc == 0 && geteuid() != 0 ? new_privileged_port(d, c) : -1;
+    if (i >= 0) {
+        snprintf(err, (size_t)errlen, "listen = %s needs root (a port under 1024) and sluiced now "
+                 "runs as %s: restart it instead", c->listen.v[i], c->mail_owner);
+        rc = -1;
+    }
+    config_free(c);
+    return rc;
+}
+
+/* on_hup - reload: a valid configuration makes sluiced stop like on SIGTERM, keeping its
+ * listening sockets (clients wait in the backlog), and exec itself again with them; an
+ * invalid one is logged and changes nothing */
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+    sluiced *d = arg;
+    char err[1024];
+    (void)sig;
+    (void)what;
+    log_reopen();
+    if (d->stopping)
+        return;
+    if (reload_check(d, err, sizeof err) < 0) {
+        log_err(NULL, "reload: configuration error: %s; still running with the previous one", err);
+        return;
+    }
+    log_notice(NULL, "reload: the configuration is valid: restarting in place");
+    d->reload = 1;
+    d->stopping = 1;
+    submit_hand_over(d);
+    event_base_loopexit(d->base, NULL);
+}
+
+/* reexec - the second half of a reload: the same program, arguments and pid, with the
+ * listening sockets named in the environment; returns only on failure */
+static void reexec(sluiced *d, char **argv)
+{
+    submit_export_handover(d);
+    signal(SIGTERM, SIG_DFL);   /* ignored during the stop; the new image must not inherit that */
+    signal(SIGINT, SIG_DFL);
+    char self[4096];            /* by its name, so that the process is still called sluiced */
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+        self[n] = 0;
+        execv(self, argv);      /* fails when the file was replaced: " (deleted)" */
+    }
+    execv("/proc/self/exe", argv);
+    log_err(NULL, "reload: cannot exec /proc/self/exe: %s; trying %s", strerror(errno), argv[0]);
+    execvp(argv[0], argv);
+    log_err(NULL, "reload: cannot exec %s: %s: stopped", argv[0], strerror(errno));
 }
 
 /* start_delivery - the resolver, the delivery agent and the scheduler; 0 or -1 with err */
@@ -320,22 +397,24 @@ int main(int argc, char **argv)
         return EX_USAGE;
     }
     char err[1024];
-    sluiced d = {0};
+    sluiced d = {.cfgfile = cfgfile, .overrides = overrides, .noverrides = noverrides};
     d.cfg = config_load(cfgfile, overrides, noverrides, err, sizeof err);
-    free(overrides);
     if (!d.cfg) {
         fprintf(stderr, "sluiced: configuration error: %s\n", err);
+        free(overrides);
         return EX_CONFIG;
     }
     if (check_only && (signer_check_keys(d.cfg, err, sizeof err) < 0 ||
                        sched_sources_check(d.cfg, err, sizeof err) < 0)) {
         fprintf(stderr, "sluiced: configuration error: %s\n", err);
         config_free(d.cfg);
+        free(overrides);
         return EX_CONFIG;
     }
     if (check_only) {
         printf("sluiced: configuration %s is valid\n", cfgfile ? cfgfile : "(built-in defaults)");
         config_free(d.cfg);
+        free(overrides);
         return 0;
     }
     if (setup_logging(d.cfg) < 0)
@@ -348,10 +427,11 @@ int main(int argc, char **argv)
              d.cfg->queue_directory, d.cfg->myhostname);
     int rc = start(&d);
     if (rc == 0) {
-        struct event *sigs[3] = {evsignal_new(d.base, SIGTERM, on_stop_signal, &d),
+        struct event *sigs[4] = {evsignal_new(d.base, SIGTERM, on_stop_signal, &d),
                                  evsignal_new(d.base, SIGINT, on_stop_signal, &d),
-                                 evsignal_new(d.base, SIGHUP, on_hup, &d)};
-        for (int i = 0; i < 3; i++)
+                                 evsignal_new(d.base, SIGHUP, on_hup, &d),
+                                 evsignal_new(d.base, SIGUSR1, on_usr1, &d)};
+        for (int i = 0; i < 4; i++)
             event_add(sigs[i], NULL);
         log_info(NULL, "ready: %llu messages in the queue", (unsigned long long)spool_count(d.sp));
         sched_run_due(d.sched);
@@ -362,7 +442,7 @@ int main(int argc, char **argv)
         sigaddset(&stops, SIGTERM); /* events restores the default handlers: blocked */
         sigaddset(&stops, SIGINT);  /* meanwhile, ignored after) */
         sigprocmask(SIG_BLOCK, &stops, &old);
-        for (int i = 0; i < 3; i++)
+        for (int i = 0; i < 4; i++)
             event_free(sigs[i]);
         signal(SIGTERM, SIG_IGN);
         signal(SIGINT, SIG_IGN);
@@ -372,7 +452,12 @@ int main(int argc, char **argv)
     if (d.tls)
         SSL_CTX_free(d.tls);
     event_base_free(d.base);
-    log_info(NULL, "sluiced stopped");
     config_free(d.cfg);
+    free(overrides);
+    if (rc == 0 && d.reload && !d.stop_now) {
+        reexec(&d, argv);
+        rc = EX_OSERR;
+    }
+    log_info(NULL, "sluiced stopped");
     return rc;
 }

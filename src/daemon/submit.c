@@ -3,10 +3,14 @@
  * a finished message goes through cleanup into the spool, and the 250 is sent when the
  * spool's group commit has made it durable. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include "common/dbuf.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "daemon/sluiced.h"
@@ -127,6 +131,63 @@ static const smtpd_hooks submit_hooks = {
     .on_message = on_message,
 };
 
+#define HANDOVER_ENV "SLUICED_LISTEN_FDS"
+#define HANDOVER_MAX 64
+
+/* inherited_fds - the listening sockets a reloading sluiced passed across exec (the
+ * environment names them; it is cleared so that nothing started later sees it) */
+static int inherited_fds(int *fds, int max)
+{
+    const char *v = getenv(HANDOVER_ENV);
+    int n = 0;
+    for (const char *p = v; p && *p && n < max;) {
+        char *end;
+        long fd = strtol(p, &end, 10);
+        if (end == p || fd < 3 || fd > INT_MAX)
+            break;
+        int listening = 0;
+        socklen_t len = sizeof listening;
+        if (getsockopt((int)fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == 0 && listening)
+            fds[n++] = (int)fd;
+        p = *end == ',' ? end + 1 : end;
+    }
+    unsetenv(HANDOVER_ENV);
+    return n;
+}
+
+/* take_inherited - the inherited socket bound to addr (taken out of fds), or -1 */
+static int take_inherited(int *fds, int n, const netaddr *addr)
+{
+    char want[NETADDR_STRLEN], have[NETADDR_STRLEN];
+    netaddr_format((const struct sockaddr *)&addr->ss, want, sizeof want);
+    for (int i = 0; i < n; i++) {
+        struct sockaddr_storage ss;
+        socklen_t len = sizeof ss;
+        if (fds[i] < 0 || getsockname(fds[i], (struct sockaddr *)&ss, &len) < 0)
+            continue;
+        netaddr_format((const struct sockaddr *)&ss, have, sizeof have);
+        if (strcmp(want, have) == 0) {
+            int fd = fds[i];
+            fds[i] = -1;
+            return fd;
+        }
+    }
+    return -1;
+}
+
+/* open_listener - listen on addr: on the inherited socket when there is one */
+static smtpd_listener *open_listener(sluiced *d, const netaddr *addr, const smtpd_opts *o,
+                                     int *fds, int nfds, char *err, int errlen)
+{
+    int fd = take_inherited(fds, nfds, addr);
+    if (fd < 0)
+        return smtpd_listen(d->base, addr, o, err, errlen);
+    smtpd_listener *l = smtpd_listen_fd(d->base, fd, o, err, errlen);
+    if (!l)
+        close(fd);
+    return l;
+}
+
 int submit_listen(sluiced *d, char *err, int errlen)
 {
     const sl_config *c = d->cfg;
@@ -147,18 +208,43 @@ int submit_listen(sluiced *d, char *err, int errlen)
         .hooks = &submit_hooks,
         .hook_ctx = d,
     };
+    int fds[HANDOVER_MAX];
+    int nfds = inherited_fds(fds, HANDOVER_MAX), rc = 0;
     d->listeners = xcalloc((size_t)c->n_listen_addrs + 1, sizeof *d->listeners);
-    for (int i = 0; i < c->n_listen_addrs; i++) {
+    for (int i = 0; i < c->n_listen_addrs && rc == 0; i++) {
         char e[256];
-        smtpd_listener *l = smtpd_listen(d->base, &c->listen_addrs[i], &o, e, sizeof e);
+        smtpd_listener *l = open_listener(d, &c->listen_addrs[i], &o, fds, nfds, e, sizeof e);
         if (!l) {
             snprintf(err, (size_t)errlen, "listen = %s: %s", c->listen.v[i], e);
-            return -1;
+            rc = -1;
+            break;
         }
         d->listeners[d->nlisteners++] = l;
         log_info(NULL, "listening for SMTP on %s", smtpd_listener_name(l));
     }
-    return 0;
+    for (int i = 0; i < nfds; i++)   /* addresses no longer configured */
+        if (fds[i] >= 0)
+            close(fds[i]);
+    return rc;
+}
+
+void submit_hand_over(sluiced *d)
+{
+    d->handover = xcalloc((size_t)d->nlisteners + 1, sizeof *d->handover);
+    for (int i = 0; i < d->nlisteners; i++) {
+        int fd = smtpd_listener_hand_over(d->listeners[i]);
+        if (fd >= 0)
+            d->handover[d->nhandover++] = fd;
+    }
+}
+
+void submit_export_handover(const sluiced *d)
+{
+    dbuf b = {0};
+    for (int i = 0; i < d->nhandover; i++)
+        dbuf_printf(&b, "%s%d", i ? "," : "", d->handover[i]);
+    setenv(HANDOVER_ENV, b.len ? dbuf_cstr(&b) : "", 1);
+    dbuf_free(&b);
 }
 
 void submit_close(sluiced *d)

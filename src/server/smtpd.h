@@ -96,6 +96,14 @@ typedef struct smtpd_opts {
  * SIGPIPE from then on: a write to a vanished client must be an error, not a signal. */
 smtpd_listener *smtpd_listen(struct event_base *base, const netaddr *addr, const smtpd_opts *o,
                              char *err, int errlen);
+/* smtpd_listen_fd - the same on a socket that already listens (one handed over by a
+ * previous sluiced across exec); the listener owns fd once it returns non-NULL */
+smtpd_listener *smtpd_listen_fd(struct event_base *base, int fd, const smtpd_opts *o,
+                                char *err, int errlen);
+/* smtpd_listener_hand_over - stop accepting and return a duplicate of the listening socket
+ * (not close-on-exec) for a successor; new clients wait in the kernel's backlog meanwhile.
+ * -1 when the listener has no socket.  The listener is freed as usual afterwards. */
+int smtpd_listener_hand_over(smtpd_listener *l);
 /* smtpd_listener_port - the TCP port bound (the real one after binding port 0); 0 unbound */
 int smtpd_listener_port(const smtpd_listener *l);
 /* smtpd_listener_adopt - run a session on an already-connected socket (an inherited socket,

@@ -253,21 +253,12 @@ static void copy_opts(smtpd_listener *l, const smtpd_opts *o)
         SSL_CTX_up_ref(l->o.tls);
 }
 
-/* bind_listener - listen on addr; fills port and the default name; 0 or -1 with err */
-static int bind_listener(smtpd_listener *l, const netaddr *addr, char *err, int errlen)
+/* finish_listener - after l->lev exists: error callback, TCP_NODELAY, port and default name */
+static void finish_listener(smtpd_listener *l)
 {
-    char text[NETADDR_STRLEN];
+    char text[NETADDR_STRLEN] = "unbound";
     struct sockaddr_storage ss;
     socklen_t sslen = sizeof ss;
-    netaddr_format((const struct sockaddr *)&addr->ss, text, sizeof text);
-    l->lev = evconnlistener_new_bind(l->base, on_accept, l,
-                                     LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
-                                         LEV_OPT_CLOSE_ON_EXEC,
-                                     -1, (const struct sockaddr *)&addr->ss, (int)addr->len);
-    if (!l->lev) {
-        snprintf(err, (size_t)errlen, "listen on %s: %s", text, strerror(errno));
-        return -1;
-    }
     evconnlistener_set_error_cb(l->lev, on_accept_error);
 #ifdef __linux__
     /* Linux copies TCP_NODELAY from the listening socket to every accepted one: set once
@@ -280,11 +271,27 @@ static int bind_listener(smtpd_listener *l, const netaddr *addr, char *err, int 
     }
     if (!l->o.name)
         l->o.name = xstrdup(text);
+}
+
+/* bind_listener - listen on addr; 0 or -1 with err */
+static int bind_listener(smtpd_listener *l, const netaddr *addr, char *err, int errlen)
+{
+    l->lev = evconnlistener_new_bind(l->base, on_accept, l,
+                                     LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
+                                         LEV_OPT_CLOSE_ON_EXEC,
+                                     -1, (const struct sockaddr *)&addr->ss, (int)addr->len);
+    if (!l->lev) {
+        char text[NETADDR_STRLEN];
+        netaddr_format((const struct sockaddr *)&addr->ss, text, sizeof text);
+        snprintf(err, (size_t)errlen, "listen on %s: %s", text, strerror(errno));
+        return -1;
+    }
+    finish_listener(l);
     return 0;
 }
 
-smtpd_listener *smtpd_listen(struct event_base *base, const netaddr *addr, const smtpd_opts *o,
-                             char *err, int errlen)
+/* new_listener - a listener with its options and no socket yet */
+static smtpd_listener *new_listener(struct event_base *base, const smtpd_opts *o)
 {
     smtpd_listener *l = xcalloc(1, sizeof *l);
     signal(SIGPIPE, SIG_IGN);   /* libevent writes with writev: no MSG_NOSIGNAL */
@@ -293,14 +300,48 @@ smtpd_listener *smtpd_listen(struct event_base *base, const netaddr *addr, const
     if (RAND_bytes((unsigned char *)&l->ipseed, sizeof l->ipseed) != 1)
         l->ipseed = (uint64_t)(uintptr_t)l ^ 0x9e3779b97f4a7c15ULL;
     l->resume_ev = evtimer_new(base, on_resume, l);
-    if (addr && bind_listener(l, addr, err, errlen) < 0)
-        goto fail;
+    return l;
+}
+
+smtpd_listener *smtpd_listen(struct event_base *base, const netaddr *addr, const smtpd_opts *o,
+                             char *err, int errlen)
+{
+    smtpd_listener *l = new_listener(base, o);
+    if (addr && bind_listener(l, addr, err, errlen) < 0) {
+        smtpd_listener_free(l);
+        return NULL;
+    }
     if (!l->o.name)
         l->o.name = xstrdup("unbound");
     return l;
-fail:
-    smtpd_listener_free(l);
-    return NULL;
+}
+
+smtpd_listener *smtpd_listen_fd(struct event_base *base, int fd, const smtpd_opts *o,
+                                char *err, int errlen)
+{
+    smtpd_listener *l = new_listener(base, o);
+    evutil_make_socket_nonblocking(fd);
+    evutil_make_socket_closeonexec(fd);
+    /* backlog 0: libevent does not call listen() again, the socket already listens */
+    l->lev = evconnlistener_new(base, on_accept, l, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+                                0, fd);
+    if (!l->lev) {
+        snprintf(err, (size_t)errlen, "listening socket %d: %s", fd, strerror(errno));
+        smtpd_listener_free(l);
+        return NULL;
+    }
+    finish_listener(l);
+    return l;
+}
+
+int smtpd_listener_hand_over(smtpd_listener *l)
+{
+    if (l->resume_ev)
+        event_del(l->resume_ev);
+    if (!l->lev)
+        return -1;
+    evconnlistener_disable(l->lev);
+    return dup(evconnlistener_get_fd(l->lev));   /* a dup has no close-on-exec */
 }
 
 int smtpd_listener_adopt(smtpd_listener *l, int fd, const struct sockaddr *peer,
