@@ -356,6 +356,7 @@ static void on_txn(void *arg, smtpc *c, smtpc_txn *t)
         j->res[i].closed = r->closed;
     }
     snprintf(j->relay, sizeof j->relay, "%s", smtpc_peer(c));
+    j->rcpt_ok = t->naccepted;
     j->conn_us = x->msgs ? 0 : x->setup_us;
     j->xfer_us = clock_now_us() - x->txn_start_us;
     x->msgs++;

@@ -29,6 +29,8 @@ static void print_limits(json_t *d)
         printf(", no limit known");
     if (json_object_get(d, "greylist_window_s"))
         printf("; greylist window %.0fs", num(d, "greylist_window_s"));
+    if (json_object_get(d, "recipient_limit_learned"))
+        printf("; %lld recipients per transaction (learned)", (long long)num(d, "recipient_limit_learned"));
     printf("\n    oldest ready %.0fs", num(d, "oldest_queued_s"));
     if (json_object_get(d, "paused_for_s"))
         printf("; paused for %.0fs more", num(d, "paused_for_s"));

@@ -113,6 +113,7 @@ typedef struct smtpc_txn {
     smtpc_reply data;          /* DATA's (or end of data's) reply: what decides the
                                   accepted recipients; code 0 when never reached */
     int accepted;              /* 1: the end of data got 2xx: rcpt[i].code 2xx are delivered */
+    int naccepted;             /* RCPTs that got 2xx (whatever became of the message) */
     int conn_lost;             /* the connection ended during the transaction */
 } smtpc_txn;
 typedef void (*smtpc_txn_cb)(void *arg, smtpc *c, smtpc_txn *t);

@@ -164,7 +164,7 @@ int smtpc_send(smtpc *c, smtpc_txn *t, smtpc_txn_cb done, void *arg)
     memset(&t->mail, 0, sizeof t->mail);
     memset(&t->data, 0, sizeof t->data);
     t->rcpt = xcalloc((size_t)t->nrcpt, sizeof *t->rcpt);
-    t->accepted = t->conn_lost = 0;
+    t->accepted = t->conn_lost = t->naccepted = 0;
     c->t = t;
     c->done = done;
     c->done_arg = arg;
@@ -282,6 +282,7 @@ void smtpc_on_rcpt(smtpc *c, smtpc_reply *r, const char *raw, size_t rawlen)
     } else {
         t->rcpt[i] = *r;
         c->naccepted += r->code / 100 == 2;
+        t->naccepted += r->code / 100 == 2;
     }
     if (c->rcpt_next < t->nrcpt) {
         if (!c->pipelined)
@@ -362,5 +363,5 @@ void smtpc_txn_clear(smtpc_txn *t)
     t->rcpt = NULL;
     smtpc_reply_clear(&t->mail);
     smtpc_reply_clear(&t->data);
-    t->accepted = t->conn_lost = 0;
+    t->accepted = t->conn_lost = t->naccepted = 0;
 }

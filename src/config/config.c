@@ -68,6 +68,8 @@ static const struct param params[] = {
     {"message_size_limit", P_SIZE, "10240000", 0, 1024, (int64_t)1 << 40, OFF(message_size_limit), NULL},
     {"queue_minfree", P_SIZE, "0", 0, 0, (int64_t)1 << 50, OFF(queue_minfree), NULL},
     {"smtpd_recipient_limit", P_INT, "1000", 0, 1, 1000000, OFF(smtpd_recipient_limit), NULL},
+    {"smtpd_recipient_overshoot_limit", P_INT, "1000", 0, 1, 1000000,
+     OFF(smtpd_recipient_overshoot_limit), NULL},
     {"smtpd_client_connection_count_limit", P_INT, "50", 0, 0, 1000000,
      OFF(smtpd_client_connection_count_limit), NULL},
     {"smtpd_connection_limit", P_INT, "500", 0, 1, 1000000, OFF(smtpd_connection_limit), NULL},

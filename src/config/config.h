@@ -30,6 +30,7 @@ typedef struct sl_config {
     int64_t message_size_limit;
     int64_t queue_minfree;             /* bytes; MAIL is refused below max(this, 1.5 x size limit) */
     int64_t smtpd_recipient_limit;
+    int64_t smtpd_recipient_overshoot_limit;
     int64_t smtpd_client_connection_count_limit;
     int64_t smtpd_connection_limit;
     int64_t smtpd_timeout_ms;

@@ -199,6 +199,7 @@ int submit_listen(sluiced *d, char *err, int errlen)
         .timeout_ms = c->smtpd_timeout_ms,
         .max_message_size = c->message_size_limit,
         .max_rcpts = c->smtpd_recipient_limit,
+        .rcpt_overshoot_limit = c->smtpd_recipient_overshoot_limit,
         .hard_error_limit = c->smtpd_hard_error_limit,
         .soft_error_limit = c->smtpd_soft_error_limit,
         .error_sleep_ms = c->smtpd_error_sleep_time_ms,

@@ -180,6 +180,19 @@ static sched_job *job_new(qmsg *m, int cap, int64_t now)
     return j;
 }
 
+sched_job *sched_job_split(sched_job *j, int keep)
+{
+    sched_job *r = job_new(j->m, j->n - keep, j->t_queued_us);
+    r->t_due_us = j->t_due_us;
+    for (int i = keep; i < j->n; i++) {
+        r->idx[r->n] = j->idx[i];
+        r->rcpts[r->n++] = j->rcpts[i];
+        j->rcpts[i] = NULL;
+    }
+    j->n = keep;
+    return r;
+}
+
 /* make_jobs - turn m's due recipients into jobs, one per domain and recipient limit */
 static void make_jobs(sched *s, qmsg *m, int64_t now)
 {
@@ -377,6 +390,8 @@ static void dest_json(const char *key, void *val, void *arg)
     json_object_set_new(o, "busy", json_integer(d->nbusy));
     json_object_set_new(o, "idle", json_integer(d->nidle));
     json_object_set_new(o, "queued_jobs", json_integer((json_int_t)d->nready));
+    if (d->rcpt_limit)
+        json_object_set_new(o, "recipient_limit_learned", json_integer(d->rcpt_limit));
     json_object_set_new(o, "oldest_queued_s", json_real(oldest ? (double)(now - oldest) / 1e6 : 0));
     int64_t wake = now;   /* now, unless shaping makes the ready jobs wait */
     if (d->nready) {

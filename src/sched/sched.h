@@ -54,6 +54,7 @@ typedef struct sched_job {
     sched_result *res;         /* n results, allocated by the scheduler */
     char relay[320];           /* "host[ip]:port", or "none" */
     int64_t conn_us, xfer_us;  /* connection set-up (0 when reused) and transmission */
+    int rcpt_ok;               /* RCPTs the server accepted in the transaction */
 } sched_job;
 
 /* What the agent needs to know about a destination. */

@@ -56,8 +56,11 @@ sched_dest *sched_dest_get(sched *s, const char *key, const sched_target *t)
     d->rate_delay_us = s->cfg->smtp_destination_rate_delay_ms * 1000;
     shape_init(&d->sh, &s->shcfg, d->key);
     json_t *saved = json_object_get(s->saved, key);
-    if (saved)
+    if (saved) {
         shape_restore(&d->sh, saved, clock_now_us());
+        json_int_t rl = json_integer_value(json_object_get(saved, "recipient_limit"));
+        d->rcpt_limit = rl > 0 && rl < 100000 ? (int)rl : 0;
+    }
     hmap_put(s->dests, key, d);
     log_debug(NULL, "destination %s: concurrency %d, rate delay %lldms, TLS %s", key, d->sh.conc,
               (long long)(d->rate_delay_us / 1000), d->t.tls_level);
@@ -130,9 +133,26 @@ static void *take_idle(sched_dest *d)
     return d->nidle ? d->idle[--d->nidle].sess : NULL;
 }
 
+/* split_head - the first ready job cut to the receiver's recipients per transaction, the
+ * rest queued right behind it */
+static void split_head(sched_dest *d)
+{
+    sched_job *j = d->ready;
+    if (!d->rcpt_limit || j->n <= d->rcpt_limit || !j->m)
+        return;
+    sched_job *rest = sched_job_split(j, d->rcpt_limit);
+    rest->dest = d;
+    rest->next = j->next;
+    j->next = rest;
+    if (d->ready_tail == j)
+        d->ready_tail = rest;
+    d->nready++;   /* the source address's queued count is per recipient: unchanged */
+}
+
 /* start_job - the first ready job of d on sess */
 static void start_job(sched *s, sched_dest *d, void *sess, int64_t now)
 {
+    split_head(d);
     sched_job *j = d->ready;
     d->ready = j->next;
     if (!d->ready)

@@ -86,6 +86,8 @@ struct sched_dest {
     sched_dest *ring_next, *ring_prev;
     int in_ring;
     uint64_t delivered, deferred, bounced;
+    int rcpt_limit;            /* recipients per transaction the receiver takes (learned from
+                                  452 4.5.3 after that many were accepted; 0: unknown) */
     char *last_reply;
     src_addr *src;             /* the address it sends from (a "SITE via ADDRESS"
                                   destination), or NULL */
@@ -155,6 +157,9 @@ void sched_grey_free(sched_dest *d);
  * while fewer of ours are established than the receiver took at once before); uses it */
 int sched_dest_excuse(sched_dest *d, int64_t now);
 void sched_job_free(sched_job *j);
+/* sched_job_split - move j's recipients from keep on into a new job for the same message
+ * (same times; in the message's job list); j keeps the first keep */
+sched_job *sched_job_split(sched_job *j, int keep);
 /* sched_job_detach - take j out of its message's job list */
 void sched_job_detach(sched_job *j);
 

@@ -289,6 +289,39 @@ static int64_t shape_one(sched *s, sched_job *j, int i, const char *why, classif
     return v.retry_at_us;
 }
 
+/* too_many_rcpts - r is a refusal of a RCPT past the receiver's recipients per transaction:
+ * 4xx with X.5.3 ("too many recipients", RFC 3463: send the rest in another transaction),
+ * or without an enhanced code in those words; a "rate" in the text is a rate limit */
+static int too_many_rcpts(const sched_result *r)
+{
+    if (r->stage != SMTPC_ST_RCPT || r->code < 400 || r->code >= 500)
+        return 0;
+    const char *t = r->text ? r->text : "";
+    if (strcasestr(t, "rate"))
+        return 0;
+    return r->enh[0] ? strcmp(r->enh + 1, ".5.3") == 0 : strcasestr(t, "too many recipients") != NULL;
+}
+
+/* rcpt_overflow - j sent more recipients than the receiver takes per transaction: some were
+ * accepted, then one was refused as too many.  The limit is learned (jobs are cut to it from
+ * then on) and 1 returned: the refused recipients, and any that a close the overflow caused
+ * took down ("too many errors"), go again at once - they say nothing about rate or load. */
+static int rcpt_overflow(sched_job *j)
+{
+    int hit = 0;
+    for (int i = 0; i < j->n && !hit; i++)
+        hit = too_many_rcpts(&j->res[i]);
+    if (!hit || j->rcpt_ok < 1 || !j->dest)
+        return 0;
+    sched_dest *d = j->dest;
+    if (!d->rcpt_limit || j->rcpt_ok < d->rcpt_limit) {
+        d->rcpt_limit = j->rcpt_ok;
+        log_notice(NULL, "%s takes %d recipients per transaction (452 4.5.3 after that many): "
+                   "transactions are cut to %d from now on", d->key, d->rcpt_limit, d->rcpt_limit);
+    }
+    return 1;
+}
+
 /* shape_sent - a delivered recipient: what it teaches (rate, greylist window) */
 static void shape_sent(sched *s, sched_job *j, int i, int64_t now)
 {
@@ -311,16 +344,20 @@ void sched_apply_results(sched *s, sched_job *j)
     int64_t *retry_at = xcalloc((size_t)j->n, sizeof *retry_at);
     int64_t arrival = j->m ? j->m->arrival_us : qid_time_us(j->qid);
     uint32_t applied = 0;
-    int sent = 0;
+    int sent = 0, overflow = rcpt_overflow(j);
     for (int i = 0; i < j->n; i++) {
         char buf[1200];
         classify_result cr = {0}, *crp = NULL;
+        const sched_result *r = &j->res[i];
         o[i] = outcome_of(s, j, i, now);
-        describe(j, &j->res[i], buf, sizeof buf);
+        describe(j, r, buf, sizeof buf);
         why[i] = xstrdup(buf);
         if (o[i] == OUT_SENT) {
             sent = 1;
             shape_sent(s, j, i, now);
+        } else if (overflow && o[i] == OUT_DEFER &&
+                   (too_many_rcpts(r) || r->code == 421 || r->code == 0)) {
+            retry_at[i] = now;   /* our transaction was too big: at once, cut to size */
         } else if (s->classify) {
             retry_at[i] = shape_one(s, j, i, why[i], &cr, &applied, now);
             crp = &cr;

@@ -35,6 +35,10 @@ static void save_one(const char *key, void *val, void *arg)
 {
     sched_dest *d = val;
     json_t *v = shape_save(&d->sh);
+    if (!v && d->rcpt_limit)
+        v = json_object();
+    if (v && d->rcpt_limit)
+        json_object_set_new(v, "recipient_limit", json_integer(d->rcpt_limit));
     if (v)
         json_object_set_new(arg, key, v);
 }

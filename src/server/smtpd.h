@@ -78,6 +78,8 @@ typedef struct smtpd_opts {
     int64_t timeout_ms;            /* idle time per command (smtpd_timeout) */
     int64_t max_message_size;      /* message_size_limit */
     int64_t max_rcpts;             /* smtpd_recipient_limit */
+    int64_t rcpt_overshoot_limit;  /* smtpd_recipient_overshoot_limit: RCPTs past max_rcpts
+                                      that get 452 without counting as errors (0: 1000) */
     int64_t hard_error_limit;      /* smtpd_hard_error_limit */
     int64_t soft_error_limit;      /* smtpd_soft_error_limit: after it, errors are delayed */
     int64_t error_sleep_ms;        /* smtpd_error_sleep_time */

@@ -54,6 +54,7 @@ void smtpd_transaction_reset(smtpd_session *s)
     for (int i = 0; i < s->nrcpt; i++)
         free(s->rcpts[i]);
     s->nrcpt = 0;
+    s->overshoot = 0;
     s->size_param = -1;
     s->body_8bitmime = s->smtputf8 = 0;
     s->bdat_active = s->bdat_allowed = 0;
@@ -234,8 +235,10 @@ static void cmd_rcpt(smtpd_session *s, const smtp_cmd *c)
         refuse(s, SMTPD_RCPT, 553, "5.6.7 Must declare SMTPUTF8 to send unicode address");
         return;
     }
-    if (max > 0 && s->nrcpt >= max) {
-        refuse(s, SMTPD_RCPT, 452, "4.5.3 Error: too many recipients");
+    if (max > 0 && s->nrcpt >= max) {   /* as Postfix: the client is expected to send the */
+        int64_t lim = s->l->o.rcpt_overshoot_limit > 0 ? s->l->o.rcpt_overshoot_limit : 1000;
+        smtpd_send(s, SMTPD_RCPT, 452, "4.5.3 Error: too many recipients", NULL, 0,   /* rest */
+                   s->overshoot++ < lim ? 0 : SMTPD_R_ERROR);   /* later: not an error */
         return;
     }
     if (s->hooks.on_rcpt)

@@ -179,6 +179,7 @@ static smtpd_message *message_new(smtpd_session *s)
     m->smtputf8 = s->smtputf8;
     s->sender = NULL;
     s->nrcpt = 0;
+    s->overshoot = 0;
     memset(&s->scan.body, 0, sizeof s->scan.body);
     return m;
 }

@@ -114,6 +114,7 @@ struct smtpd_session {
     char *sender;
     char **rcpts;
     int nrcpt, rcap;
+    int64_t overshoot;             /* RCPTs refused past max_rcpts in this transaction */
     int64_t size_param;
     int body_8bitmime;
     int smtputf8;

@@ -55,6 +55,8 @@ static struct {
     int attempts_grey;
     char src_ip[8][64];        /* jobs run per sending address ("" for none) */
     int src_jobs[8], nsrc;
+    int rcpt_cap;              /* recipients per transaction the receiver takes (0: any) */
+    int max_job_n;             /* the largest transaction seen */
 } fa;
 
 /* jobs_from - how many jobs ran from the sending address ip ("" for the default) */
@@ -167,8 +169,18 @@ static void fa_run(void *ctx, void *sess, sched_job *j)
     if (fa.nstarts < 256)
         fa.starts[fa.nstarts++] = clock_now_us();
     j->res = xcalloc((size_t)j->n, sizeof *j->res);
-    for (int i = 0; i < j->n; i++)
+    if (j->n > fa.max_job_n)
+        fa.max_job_n = j->n;
+    j->rcpt_ok = 0;
+    for (int i = 0; i < j->n; i++) {
+        if (fa.rcpt_cap && j->rcpt_ok == fa.rcpt_cap) {   /* as Postfix's smtpd_recipient_limit */
+            j->res[i] = (sched_result){.code = 452, .enh = "4.5.3", .stage = SMTPC_ST_RCPT,
+                                       .text = xstrdup("Error: too many recipients")};
+            continue;
+        }
         fill_result(j, i);
+        j->rcpt_ok += j->res[i].stage == SMTPC_ST_BODY;
+    }
     snprintf(j->relay, sizeof j->relay, "%s", fs->target);
     if (fa.hold) {
         fa.held[fa.nheld] = j;
@@ -475,6 +487,42 @@ static void test_recipient_limit_and_mixed(void **state)
     assert_int_equal(m->rcpts[3].state, RCPT_DELIVERED);
     assert_int_equal(m->rcpts[4].state, RCPT_DELIVERED);
     assert_non_null(strstr(m->rcpts[2].last_reply, "451 4.7.1 Try again later"));
+    stop();
+}
+
+/* test_learned_recipient_limit - a receiver that takes 3 recipients per transaction and
+ * answers the 4th with 452 4.5.3: the rest go again at once, later transactions are cut to
+ * 3, nothing waits for a backoff and the destination is not taken for rate limited */
+static void test_learned_recipient_limit(void **state)
+{
+    (void)state;
+    start("smtp_destination_recipient_limit = 50;\n");
+    fa.rcpt_cap = 3;
+    const char *r[8] = {"a1@d1.test", "a2@d1.test", "a3@d1.test", "a4@d1.test",
+                        "a5@d1.test", "a6@d1.test", "a7@d1.test", "a8@d1.test"};
+    qid_t q1 = submit("s@src.test", r, 8, 0);
+    settle();
+    assert_null(spool_find(sp, q1));   /* all 8 delivered, now: 3 + 3 + 2 */
+    assert_int_equal(fa.max_job_n, 8);  /* the first transaction did not know */
+    sched_counts c;
+    sched_get_counts(sc, &c);
+    assert_int_equal(c.delivered, 8);
+    fa.max_job_n = 0;
+    const char *r2[7] = {"b1@d1.test", "b2@d1.test", "b3@d1.test", "b4@d1.test",
+                         "b5@d1.test", "b6@d1.test", "b7@d1.test"};
+    qid_t q2 = submit("s@src.test", r2, 7, 0);
+    settle();
+    assert_null(spool_find(sp, q2));
+    assert_int_equal(fa.max_job_n, 3);  /* learned: cut to 3 before sending */
+    sched_get_counts(sc, &c);
+    assert_int_equal(c.delivered, 15);
+    assert_int_equal(c.deferred, 5);    /* only the first message's overflow */
+    json_t *st = sched_status(sc);
+    char *text = json_dumps(st, JSON_COMPACT);
+    assert_non_null(strstr(text, "\"recipient_limit_learned\":3"));
+    assert_null(strstr(text, "rate_limited"));
+    free(text);
+    json_decref(st);
     stop();
 }
 
@@ -875,6 +923,7 @@ int main(void)
         cmocka_unit_test(test_concurrency_and_reuse),
         cmocka_unit_test(test_rate_delay),
         cmocka_unit_test(test_recipient_limit_and_mixed),
+        cmocka_unit_test(test_learned_recipient_limit),
         cmocka_unit_test(test_routing),
         cmocka_unit_test(test_relayhost_and_shared_site),
         cmocka_unit_test(test_fairness),

@@ -651,6 +651,40 @@ static void test_too_many_recipients(void **state)
     smtpd_listener_free(l);
 }
 
+/* test_recipient_overshoot - as Postfix's smtpd_recipient_overshoot_limit: RCPTs past the
+ * limit get 452 without counting as errors (a client sending the rest later is not abusive),
+ * up to the overshoot limit; the ones after that count */
+static void test_recipient_overshoot(void **state)
+{
+    smtpd_opts o = default_opts();
+    o.max_rcpts = 2;
+    o.hard_error_limit = 1;
+    o.rcpt_overshoot_limit = 1;
+    smtpd_listener *l = server_start(&o);
+    client *c = greeted(l);
+    cli_send(c, "HELO c\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<r1@example.com>\r\n"
+                "RCPT TO:<r2@example.com>\r\nRCPT TO:<r3@example.com>\r\nDATA\r\nhi\r\n.\r\n"
+                "MAIL FROM:<a@example.com>\r\nRCPT TO:<r1@example.com>\r\n"
+                "RCPT TO:<r2@example.com>\r\nRCPT TO:<r3@example.com>\r\nRCPT TO:<r4@example.com>\r\n");
+    expect(c, "250 mx.test\r\n");
+    expect(c, "250 2.1.0 Ok\r\n");
+    expect(c, "250 2.1.5 Ok\r\n");
+    expect(c, "250 2.1.5 Ok\r\n");
+    expect(c, "452 4.5.3 Error: too many recipients\r\n");   /* no error: hard limit 1 not hit */
+    expect(c, "354 End data with <CR><LF>.<CR><LF>\r\n");
+    expect(c, "250 2.0.0 Ok: queued as Q1\r\n");
+    expect(c, "250 2.1.0 Ok\r\n");                            /* a new transaction: */
+    expect(c, "250 2.1.5 Ok\r\n");                            /* the overshoot counts anew */
+    expect(c, "250 2.1.5 Ok\r\n");
+    expect(c, "452 4.5.3 Error: too many recipients\r\n");
+    expect(c, "452 4.5.3 Error: too many recipients\r\n");   /* past the overshoot: an error */
+    expect(c, "421 4.7.0 mx.test Error: too many errors\r\n");
+    assert_int_equal(T.msg.nrcpt, 2);
+    cli_free(c);
+    wait_sessions(l, 0);
+    smtpd_listener_free(l);
+}
+
 /* test_sequence_and_syntax - 503 for bad order, 500 unknown, 501 syntax, 555, 553 */
 static void test_sequence_and_syntax(void **state)
 {
@@ -1197,6 +1231,7 @@ int main(void)
         cmocka_unit_test_setup(test_bdat, setup),
         cmocka_unit_test_setup(test_size_limits, setup),
         cmocka_unit_test_setup(test_too_many_recipients, setup),
+        cmocka_unit_test_setup(test_recipient_overshoot, setup),
         cmocka_unit_test_setup(test_sequence_and_syntax, setup),
         cmocka_unit_test_setup(test_line_too_long, setup),
         cmocka_unit_test_setup(test_error_limits, setup),
