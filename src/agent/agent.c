@@ -251,6 +251,48 @@ static void on_event(void *arg, smtpc *c, enum smtpc_event ev, const smtpc_reply
     advance(x);
 }
 
+/* sasl_login - the "USER:PASSWORD" smtp_sasl_password_maps has for this host ("[host]:port"
+ * and "[host]" for a literal next hop as relayhost writes it, then "host:port", "host"), or
+ * NULL (also when smtp_sasl_auth_enable is off) */
+static const char *sasl_login(const asess *x, const char *host)
+{
+    const sl_config *cfg = x->a->cfg;
+    if (!cfg->smtp_sasl_auth_enable || !cfg->smtp_sasl_entries.n)
+        return NULL;
+    char key[300];
+    const char *v = NULL;
+    for (int k = x->literal ? 0 : 2; k < 4 && !v; k++) {
+        if (k == 0)
+            snprintf(key, sizeof key, "[%s]:%d", host, x->port);
+        else if (k == 1)
+            snprintf(key, sizeof key, "[%s]", host);
+        else if (k == 2)
+            snprintf(key, sizeof key, "%s:%d", host, x->port);
+        else
+            snprintf(key, sizeof key, "%s", host);
+        v = config_map_get(&cfg->smtp_sasl_entries, key);
+    }
+    return v;
+}
+
+/* mech_bits - smtp_sasl_mechanism_filter as SMTPC_AUTH_* bits (0: any) */
+static unsigned mech_bits(const sl_config *cfg)
+{
+    unsigned m = 0;
+    for (int i = 0; i < cfg->smtp_sasl_mechanism_filter.n; i++)
+        m |= !strcasecmp(cfg->smtp_sasl_mechanism_filter.v[i], "plain") ? SMTPC_AUTH_PLAIN : SMTPC_AUTH_LOGIN;
+    return m;
+}
+
+/* has_word - the list holds w (any case) */
+static int has_word(const strlist *l, const char *w)
+{
+    for (int i = 0; i < l->n; i++)
+        if (!strcasecmp(l->v[i], w))
+            return 1;
+    return 0;
+}
+
 /* connect_addr - open the client connection to the next address of the current host */
 static void connect_addr(asess *x)
 {
@@ -275,10 +317,21 @@ static void connect_addr(asess *x)
         .data_done_timeout_ms = cfg->smtp_data_done_timeout_ms,
         .quit_timeout_ms = cfg->smtp_quit_timeout_ms,
         .no_chunking = !cfg->smtp_use_chunking,
+        .auth_mechs = mech_bits(cfg),
+        .auth_plain_ok = !has_word(&cfg->smtp_sasl_security_options, "noplaintext"),
     };
+    const char *login = sasl_login(x, x->hosts[x->host_i]);
+    char *user = NULL;
+    if (login) {   /* USER:PASSWORD, split at the first ':' */
+        const char *colon = strchr(login, ':');
+        user = xstrndup(login, (size_t)(colon - login));
+        o.auth_user = user;
+        o.auth_pass = colon + 1;
+    }
     x->state = AS_CONNECTING;
     x->tried++;
     x->c = smtpc_connect(a->base, &addr, x->hosts[x->host_i], &o, on_event, x);
+    free(user);
 }
 
 /* on_addrs - the addresses of the current host */

@@ -61,7 +61,17 @@ typedef struct smtpc_opts {
         rcpt_timeout_ms, data_init_timeout_ms, data_xfer_timeout_ms, data_done_timeout_ms,
         quit_timeout_ms;
     int no_chunking;           /* never BDAT, even where CHUNKING is offered */
+    /* SMTP AUTH (RFC 4954) where the server offers it; auth_user NULL: never.  auth_mechs:
+     * SMTPC_AUTH_PLAIN and/or SMTPC_AUTH_LOGIN allowed (0: both); auth_plain_ok: they may
+     * be used without TLS */
+    const char *auth_user, *auth_pass;
+    unsigned auth_mechs;
+    int auth_plain_ok;
 } smtpc_opts;
+
+#define SMTPC_AUTH_PLAIN 1u
+#define SMTPC_AUTH_LOGIN 2u
+#define SMTPC_AUTH_OTHER 4u
 
 /* Where the server offers PIPELINING and CHUNKING, a body up to this size goes as one
  * "BDAT n LAST" chunk (RFC 3030); a bigger one is streamed with DATA. */
@@ -74,6 +84,8 @@ typedef struct smtpc_features {
     int64_t size_limit;        /* SIZE n; 0 when not announced or unlimited */
     char tls_info[96];         /* "TLSv1.3 with cipher ..." when tls_active */
     int tls_verified;          /* the certificate matched verify_name */
+    unsigned auth;             /* AUTH mechanisms offered: SMTPC_AUTH_* bits */
+    int authenticated;         /* logged in with AUTH */
 } smtpc_features;
 
 enum smtpc_event {

@@ -448,6 +448,10 @@ static void copy_opts(smtpc *c, const smtpc_opts *o, const char *server_name)
     c->verify_name = o->verify_name ? xstrdup(o->verify_name) : NULL;
     c->o.helo_name = c->helo_name;
     c->o.verify_name = c->verify_name;
+    if (o->auth_user) {   /* the login: copies, wiped when the connection is freed */
+        c->o.auth_user = xstrdup(o->auth_user);
+        c->o.auth_pass = xstrdup(o->auth_pass ? o->auth_pass : "");
+    }
     if (o->source) {
         c->source = *o->source;
         c->o.source = &c->source;
@@ -529,6 +533,11 @@ void smtpc_destroy(smtpc *c)
     free(c->server_name);
     free(c->helo_name);
     free(c->verify_name);
+    if (c->o.auth_user) {
+        explicit_bzero((char *)c->o.auth_pass, strlen(c->o.auth_pass));
+        free((char *)c->o.auth_user);
+        free((char *)c->o.auth_pass);
+    }
     free(c);
 }
 

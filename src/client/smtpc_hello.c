@@ -58,6 +58,10 @@ static void feature_line(smtpc *c, const char *s, size_t n)
         c->f.size_limit = parse_size(s + 4, n - 4);
         return;
     }
+    if (kw >= 4 && strncasecmp(s, "AUTH", 4) == 0 && (kw == 4 || s[4] == '=')) {
+        smtpc_parse_auth(c, s + 4, n - 4);   /* "AUTH PLAIN LOGIN", old "AUTH=PLAIN LOGIN" */
+        return;
+    }
     for (size_t i = 0; i < sizeof flag_caps / sizeof flag_caps[0]; i++) {
         if (strlen(flag_caps[i].name) == kw && strncasecmp(s, flag_caps[i].name, kw) == 0) {
             int one = 1;
@@ -73,6 +77,7 @@ static void features_reset(smtpc *c)
     memset(&c->f, 0, sizeof c->f);
     c->f.tls_active = keep.tls_active;
     c->f.tls_verified = keep.tls_verified;
+    c->f.authenticated = keep.authenticated;
     memcpy(c->f.tls_info, keep.tls_info, sizeof c->f.tls_info);
     c->size_offered = 0;
 }
@@ -123,12 +128,12 @@ static void tls_missing(smtpc *c)
 static void after_hello(smtpc *c)
 {
     if (c->f.tls_active || c->o.tls == SMTPC_TLS_NONE) {
-        smtpc_ready(c);
+        smtpc_auth_or_ready(c);
     } else if (c->f.starttls && c->o.tls_ctx) {
         smtpc_command(c, "STARTTLS");
         smtpc_set_state(c, SMTPC_S_STARTTLS);
     } else if (c->o.tls == SMTPC_TLS_MAY) {
-        smtpc_ready(c);
+        smtpc_auth_or_ready(c);
     } else {
         tls_missing(c);
     }
@@ -178,7 +183,7 @@ void smtpc_on_starttls(smtpc *c, smtpc_reply *r, const char *raw, size_t rawlen)
     } else if (c->o.tls == SMTPC_TLS_MAY) {
         log_debug(LOG_NOQUEUE, "%s: STARTTLS refused, going on in plaintext", c->peer);
         smtpc_reply_clear(r);
-        smtpc_ready(c);
+        smtpc_auth_or_ready(c);
     } else {
         smtpc_fail_polite(c, r);
     }

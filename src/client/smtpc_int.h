@@ -43,6 +43,7 @@ enum smtpc_state {
     SMTPC_S_HELO,
     SMTPC_S_STARTTLS,    /* the reply to STARTTLS */
     SMTPC_S_HANDSHAKE,   /* the TLS handshake */
+    SMTPC_S_AUTH,        /* the replies to AUTH (smtpc_auth.c) */
     SMTPC_S_READY,       /* idle between transactions */
     SMTPC_S_RSET,
     SMTPC_S_MAIL,
@@ -117,6 +118,7 @@ struct smtpc {
     struct event *push_ev;     /* pushes what this turn of the loop wrote, in one write */
     struct event *rev;         /* plain socket, connected: our read event (evread_fd) */
     int push_pending;
+    int auth_login, auth_step; /* AUTH LOGIN: which 334 comes next (0 user, 1 password) */
 };
 
 /* smtpc_read_stop - stop reading with our own event (before the socket is closed or
@@ -181,6 +183,13 @@ void smtpc_on_greeting(smtpc *c, smtpc_reply *r, const char *raw, size_t rawlen)
 void smtpc_on_ehlo(smtpc *c, smtpc_reply *r, const char *raw, size_t rawlen);
 void smtpc_on_helo(smtpc *c, smtpc_reply *r, const char *raw, size_t rawlen);
 void smtpc_on_starttls(smtpc *c, smtpc_reply *r, const char *raw, size_t rawlen);
+/* smtpc_auth.c */
+/* smtpc_parse_auth - the mechanisms of an EHLO "AUTH ..." line (after the keyword) */
+void smtpc_parse_auth(smtpc *c, const char *s, size_t n);
+/* smtpc_auth_or_ready - log in when the owner gave a login and the server offers AUTH, else
+ * READY */
+void smtpc_auth_or_ready(smtpc *c);
+void smtpc_on_auth(smtpc *c, smtpc_reply *r, const char *raw, size_t rawlen);
 void smtpc_on_idle(smtpc *c, smtpc_reply *r, const char *raw, size_t rawlen);
 void smtpc_on_quit(smtpc *c, smtpc_reply *r, const char *raw, size_t rawlen);
 /* smtpc_send_ehlo - say EHLO (again after TLS) */

@@ -24,6 +24,8 @@ const smtpc_state_info smtpc_states[SMTPC_S_COUNT] = {
                           300 * S, smtpc_on_starttls},
     [SMTPC_S_HANDSHAKE] = {"performing the TLS handshake", SMTPC_ST_STARTTLS,
                            T(starttls_timeout_ms), 300 * S, NULL},
+    [SMTPC_S_AUTH] = {"performing the SASL authentication", SMTPC_ST_EHLO, T(helo_timeout_ms),
+                      300 * S, smtpc_on_auth},
     [SMTPC_S_READY] = {"idle", SMTPC_ST_MAIL, SMTPC_NO_TIMEOUT, 0, smtpc_on_idle},
     [SMTPC_S_RSET] = {"sending RSET", SMTPC_ST_MAIL, T(mail_timeout_ms), 300 * S,
                       smtpc_on_rset},

@@ -44,6 +44,28 @@ static int check_log_target(const char *v, const char **err);
 static int check_relayhost(const char *v, const char **err);
 static int check_transport(const char *v, const char **err);
 static int check_smtp_tls_level(const char *v, const char **err);
+/* check_sasl_option - Postfix's smtp_sasl_security_options words (sluice acts on
+ * noplaintext; the rest are about mechanisms it does not speak) */
+static int check_sasl_option(const char *v, const char **err)
+{
+    static const char *const ok[] = {"noplaintext", "noanonymous", "noactive", "nodictionary",
+                                     "mutual_auth", "forward_secrecy"};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        if (!strcasecmp(v, ok[i]))
+            return 0;
+    *err = "expected noplaintext, noanonymous, noactive, nodictionary or mutual_auth";
+    return -1;
+}
+
+/* check_sasl_mech - a mechanism sluice speaks */
+static int check_sasl_mech(const char *v, const char **err)
+{
+    if (!strcasecmp(v, "plain") || !strcasecmp(v, "login"))
+        return 0;
+    *err = "sluice logs in with PLAIN or LOGIN";
+    return -1;
+}
+
 static int check_tls_policy(const char *v, const char **err);
 static int check_dns_server(const char *v, const char **err);
 static int check_log_format(const char *v, const char **err);
@@ -146,6 +168,15 @@ static const struct param params[] = {
     {"smtp_tls_policy_maps", P_MAP, "", 0, 0, 0, OFF(smtp_tls_policy_maps), check_tls_policy},
     {"smtp_tls_CAfile", P_STR, "", 0, 0, 0, OFF(smtp_tls_CAfile), NULL},
     {"smtp_use_chunking", P_BOOL, "yes", 0, 0, 0, OFF(smtp_use_chunking), NULL},
+    {"smtp_sasl_auth_enable", P_BOOL, "no", 0, 0, 0, OFF(smtp_sasl_auth_enable), NULL},
+    {"smtp_sasl_password_maps", P_MAP, "", 0, 0, 0, OFF(smtp_sasl_password_maps),
+     config_sasl_check_item},
+    {"smtp_sasl_security_options", P_LIST, "noplaintext, noanonymous", 0, 0, 0,
+     OFF(smtp_sasl_security_options), check_sasl_option},
+    {"smtp_sasl_tls_security_options", P_LIST, "noanonymous", 0, 0, 0,
+     OFF(smtp_sasl_tls_security_options), check_sasl_option},
+    {"smtp_sasl_mechanism_filter", P_LIST, "", 0, 0, 0, OFF(smtp_sasl_mechanism_filter),
+     check_sasl_mech},
     {"smtp_connect_timeout", P_TIME, "30s", 's', 1, BIG, OFF(smtp_connect_timeout_ms), NULL},
     {"smtp_helo_timeout", P_TIME, "300s", 's', 1, BIG, OFF(smtp_helo_timeout_ms), NULL},
     {"smtp_starttls_timeout", P_TIME, "300s", 's', 1, BIG, OFF(smtp_starttls_timeout_ms), NULL},
@@ -616,7 +647,7 @@ static int derive(sl_config *cfg, char *err, int errlen)
         free(cfg->smtpd_tls_security_level);
         cfg->smtpd_tls_security_level = xstrdup(has_cert ? "may" : "none");
     }
-    return 0;
+    return config_sasl_load(cfg, err, errlen);
 }
 
 /* load - the shared body of config_load and config_load_text */
@@ -670,6 +701,7 @@ void config_free(sl_config *cfg)
     }
     free(cfg->mynetworks_cidr);
     free(cfg->listen_addrs);
+    strlist_clear(&cfg->smtp_sasl_entries);
     free(cfg->path);
     free(cfg);
 }
@@ -690,8 +722,12 @@ static char *value_text(const sl_config *cfg, const struct param *p)
     case P_MAP: {
         const strlist *l = field;
         dbuf b = {0};
-        for (int i = 0; i < l->n; i++)
-            dbuf_printf(&b, "%s%s", i ? ", " : "", l->v[i]);
+        int secret = field == (const void *)&cfg->smtp_sasl_password_maps;
+        for (int i = 0; i < l->n; i++) {
+            char *shown = secret ? config_sasl_mask(l->v[i]) : NULL;
+            dbuf_printf(&b, "%s%s", i ? ", " : "", shown ? shown : l->v[i]);
+            free(shown);
+        }
         return (char *)dbuf_steal(&b, NULL);
     }
     default:

@@ -89,6 +89,10 @@ typedef struct sl_config {
     strlist smtp_tls_policy_maps;  /* "DOMAIN LEVEL" entries */
     char *smtp_tls_CAfile;
     int smtp_use_chunking;        /* send with BDAT (RFC 3030) where CHUNKING is offered */
+    int smtp_sasl_auth_enable;    /* log in (SMTP AUTH) where smtp_sasl_password_maps has a login */
+    strlist smtp_sasl_password_maps;   /* "NEXTHOP USER:PASSWORD" entries and/or files */
+    strlist smtp_sasl_security_options, smtp_sasl_tls_security_options;
+    strlist smtp_sasl_mechanism_filter;   /* PLAIN and/or LOGIN; empty: both */
     int64_t smtp_connect_timeout_ms, smtp_helo_timeout_ms, smtp_starttls_timeout_ms,
         smtp_mail_timeout_ms, smtp_rcpt_timeout_ms, smtp_data_init_timeout_ms,
         smtp_data_xfer_timeout_ms, smtp_data_done_timeout_ms, smtp_quit_timeout_ms;
@@ -100,6 +104,7 @@ typedef struct sl_config {
     int n_mynetworks_cidr;
     netaddr *listen_addrs;
     int n_listen_addrs;
+    strlist smtp_sasl_entries;    /* smtp_sasl_password_maps with its files read */
     char *path;   /* the file loaded, or NULL */
 } sl_config;
 
@@ -120,6 +125,16 @@ char *config_param_value(const sl_config *cfg, const char *name);
  * parameter (transport_maps, smtp_source_class_maps, dkim_signing_keys, ...): the text after
  * the key and its blanks, pointing into the entry; NULL when there is none */
 const char *config_map_get(const strlist *map, const char *key);
+/* config_sasl_check_item - one smtp_sasl_password_maps item; 0 or -1 with *err */
+int config_sasl_check_item(const char *v, const char **err);
+/* config_sasl_parse - the lines "NEXTHOP USER:PASSWORD" of a password file (text is cut up
+ * in place; name for errors) appended to l as entries; 0 or -1 with err */
+int config_sasl_parse(strlist *l, char *text, const char *name, char *err, int errlen);
+/* config_sasl_load - read the files of smtp_sasl_password_maps into smtp_sasl_entries */
+int config_sasl_load(sl_config *cfg, char *err, int errlen);
+/* config_sasl_mask - an item as shown: in "KEY USER:PASSWORD" the password starred (caller
+ * frees) */
+char *config_sasl_mask(const char *item);
 /* config_widen_ints - a copy of libconfig text (caller frees) in which every decimal integer
  * that does not fit 32 bits has an L suffix, so libconfig 1.5 does not wrap it (5000000000
  * would otherwise be read as 705032704) */
