@@ -86,6 +86,7 @@ struct sched_dest {
     sched_dest *ring_next, *ring_prev;
     int in_ring;
     uint64_t delivered, deferred, bounced;
+    int setup_warned;          /* "wants a login or TLS" (530 to MAIL) logged */
     int rcpt_limit;            /* recipients per transaction the receiver takes (learned from
                                   452 4.5.3 after that many were accepted; 0: unknown) */
     char *last_reply;

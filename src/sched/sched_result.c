@@ -168,13 +168,21 @@ static int send_dsn(sched *s, qmsg *m, const dsn_rcpt *r, int n, int delayed)
     return 1;
 }
 
+/* our_setup - a 530 to MAIL FROM: the server wants a login (RFC 4954) or TLS (RFC 3207)
+ * before it takes mail from us.  That is our configuration to fix, not the recipients'
+ * fault: the mail waits instead of bouncing */
+static int our_setup(const sched_result *r)
+{
+    return r->code == 530 && r->stage == SMTPC_ST_MAIL;
+}
+
 /* outcome_of - what happens to recipient i of j */
 static enum outcome outcome_of(const sched *s, const sched_job *j, int i, int64_t now)
 {
     int code = j->res[i].code;
     if (code >= 200 && code < 300)
         return OUT_SENT;
-    if (code >= 500)
+    if (code >= 500 && !our_setup(&j->res[i]))
         return OUT_BOUNCE;
     return j->m && expired(s, j->m, now) ? OUT_EXPIRE : OUT_DEFER;
 }
@@ -345,6 +353,13 @@ void sched_apply_results(sched *s, sched_job *j)
     int64_t arrival = j->m ? j->m->arrival_us : qid_time_us(j->qid);
     uint32_t applied = 0;
     int sent = 0, overflow = rcpt_overflow(j);
+    if (j->n && our_setup(&j->res[0]) && j->dest && !j->dest->setup_warned) {
+        j->dest->setup_warned = 1;   /* once per destination and run */
+        log_warn(NULL, "%s wants %s before it takes mail (%d %s %s): mail for it waits; see "
+                 "smtp_sasl_auth_enable, smtp_sasl_password_maps, smtp_tls_security_level", j->dest->key,
+                 j->res[0].text && strcasestr(j->res[0].text, "TLS") ? "TLS" : "a login", j->res[0].code,
+                 j->res[0].enh, j->res[0].text ? j->res[0].text : "");
+    }
     for (int i = 0; i < j->n; i++) {
         char buf[1200];
         classify_result cr = {0}, *crp = NULL;

@@ -5,8 +5,10 @@ checks PLAIN (RFC 4616) and LOGIN logins, refuses MAIL without one (530) and not
 line it was sent.  sluiced reads its login from a Postfix-style sasl_passwd file.
 Checked: the login is used over TLS and mail goes through; the mechanism filter picks
 LOGIN; a wrong password defers (never bounces) with the server's words in the log; without
-TLS no password is sent at all (noplaintext, the default) and the mail waits; no password
-ever appears in a log or in `sluice config`."""
+TLS no password is sent at all (noplaintext, the default) and the mail waits; a relay that
+answers MAIL with "530 Authentication required" because no login is configured makes the
+mail wait too, with a warning naming the parameters; no password ever appears in a log or
+in `sluice config`."""
 import base64
 import os
 import shutil
@@ -198,6 +200,18 @@ class Sasl(unittest.TestCase):
         self.relay_through(esp, tls="none", smtp_sasl_security_options="noanonymous")
         st.wait_for(lambda: esp.accepted, what="the ESP to accept the message")
         self.assertEqual(esp.accepted, [f"{USER}/PLAIN"])
+
+    def test_login_required_but_not_configured_defers(self):
+        esp = FakeESP(self.cert, self.key)
+        self.addCleanup(esp.close)
+        d = st.Daemon(deliver=True, relayhost=f"[127.0.0.1]:{esp.port}", smtp_tls_security_level="encrypt",
+                      minimal_backoff_time="1h", maximal_backoff_time="2h")
+        self.addCleanup(d.cleanup)
+        d.start()
+        d.sluice("send", "-f", "app@app.test", "user@dest.test", input=b"Subject: no login\n\nhello\n")
+        st.wait_for(lambda: "wants a login before it takes mail" in d.logtext(), what="the warning")
+        self.assertIn("530 5.7.0", d.queue()[0]["recipients"][0]["delay_reason"])
+        self.assertNotIn("status=bounced", d.logtext())
 
     def test_config_masks_inline_passwords(self):
         d = st.Daemon(smtp_sasl_password_maps=[f"[smtp.esp.test]:587 {USER}:{PASSWORD}"])
