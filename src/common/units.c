@@ -94,7 +94,17 @@ char *units_format_ms(int64_t ms, char *buf, int len)
             return buf;
         }
     }
-    snprintf(buf, (size_t)len, "%.3gs", (double)ms / 1000.0);
+    /* seconds with the milliseconds as decimals, trailing zeros dropped: exact (a "%g" form
+     * showed 1.234s as 1.23s and 1234567.5s as 1.23e+06s) */
+    uint64_t a = ms < 0 ? 0 - (uint64_t)ms : (uint64_t)ms;
+    int n = snprintf(buf, (size_t)len, "%s%llu.%03llu", ms < 0 ? "-" : "", (unsigned long long)(a / 1000),
+                     (unsigned long long)(a % 1000));
+    while (n > 0 && n < len && buf[n - 1] == '0')
+        n--;
+    if (n > 0 && n < len && buf[n - 1] == '.')
+        n--;
+    if (n >= 0 && n < len)
+        snprintf(buf + n, (size_t)(len - n), "s");
     return buf;
 }
 

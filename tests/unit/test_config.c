@@ -39,6 +39,15 @@ static void test_time_units(void **state)
     assert_string_equal(units_format_ms(4000000, buf, sizeof buf), "4000s");
     assert_string_equal(units_format_ms(500, buf, sizeof buf), "0.5s");
     assert_string_equal(units_format_ms(432000000, buf, sizeof buf), "5d");
+    /* exact, and read back as the same value (fuzz_units: "%.3g" printed 1.23s, 1.23e+06s) */
+    static const int64_t exact[] = {1234, 1234567500, 10, 1, 0, 150002758075220};
+    static const char *const text[] = {"1.234s", "1234567.5s", "0.01s", "0.001s", "0s", "150002758075.22s"};
+    for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++) {
+        int64_t back = -1;
+        assert_string_equal(units_format_ms(exact[i], buf, sizeof buf), text[i]);
+        assert_int_equal(units_parse_time(buf, 's', &back), 0);
+        assert_int_equal(back, exact[i]);
+    }
 }
 
 static void test_sizes_and_bools(void **state)
