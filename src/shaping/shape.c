@@ -11,6 +11,7 @@
 
 #define SEC 1000000LL
 #define CONC_PROBE_MAX (24 * 3600 * SEC)
+#define GREY_SAVED_MAX (7 * 86400 * SEC)   /* a longer greylist window in the state file is not one */
 #define TMC_RETRY (1 * SEC)      /* a refused connection's recipients: soon, on another one */
 
 const char *shape_class_name(enum reply_class c)
@@ -351,20 +352,28 @@ json_t *shape_save(const shape *sh)
                      "greylist_s", (json_int_t)(sh->grey_hi_us / SEC));
 }
 
+/* saved_int - a saved integer within lo..hi, else def (a damaged or hand-edited file must not
+ * overflow the arithmetic on it, nor set values the shaping never produces) */
+static json_int_t saved_int(json_t *s, const char *name, json_int_t lo, json_int_t hi, json_int_t def)
+{
+    json_int_t v = json_integer_value(json_object_get(s, name));
+    return v >= lo && v <= hi ? v : def;
+}
+
 void shape_restore(shape *sh, json_t *s, int64_t now)
 {
-    int conc = (int)json_integer_value(json_object_get(s, "concurrency"));
+    int conc = (int)saved_int(s, "concurrency", 1, INT32_MAX, 0);
     if (conc > 0 && conc < sh->conc)
         sh->conc = conc;
-    sh->conc_learned = (int)json_integer_value(json_object_get(s, "concurrency_learned"));
-    json_int_t pe = json_integer_value(json_object_get(s, "probe_every_s"));
+    sh->conc_learned = (int)saved_int(s, "concurrency_learned", 0, INT32_MAX, 0);
+    json_int_t pe = saved_int(s, "probe_every_s", 1, CONC_PROBE_MAX / SEC, 0);
     if (pe > 0)
         sh->conc_probe_every_us = pe * SEC;
     sh->conc_quiet_since_us = now;
-    json_int_t rn = json_integer_value(json_object_get(s, "rate_messages"));
-    json_int_t rw = json_integer_value(json_object_get(s, "rate_window_s"));
+    json_int_t rn = saved_int(s, "rate_messages", 1, INT32_MAX, 0);
+    json_int_t rw = saved_int(s, "rate_window_s", 1, 86400, 0);
     for (int i = 0; rn > 0 && i < RM_NWIN; i++)
         if (rm_windows_us[i] == rw * SEC)
             rm_set(&sh->rate, (uint32_t)rn, rw * SEC, now);
-    sh->grey_hi_us = json_integer_value(json_object_get(s, "greylist_s")) * SEC;
+    sh->grey_hi_us = saved_int(s, "greylist_s", 0, GREY_SAVED_MAX / SEC, 0) * SEC;
 }

@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "sched/sched.h"
+#include "shaping/shape.h"
 #include "test_util_sched.h"
 
 #define T0 1800000000000000LL
@@ -509,6 +510,54 @@ static void test_reputation_fallback_with_classes(void **state)
     stop(0);
 }
 
+/* test_state_file_values_checked - a damaged or hand-edited shaping.json: values the shaping
+ * never writes are ignored, so nothing overflows later (fuzz_shaping_state found "greylist_s"
+ * and "rate_window_s" near 2^63/10^6 overflowing, and a negative learned concurrency kept) */
+static void test_state_file_values_checked(void **state)
+{
+    (void)state;
+    shape_cfg c = {.enabled = 1, .conc_max = 20, .conc_initial = 5, .conc_probe_us = 600 * SEC,
+                   .rate_probe_us = 300 * SEC, .grey_min_us = 15 * SEC, .grey_max_us = 360 * SEC,
+                   .overload_min_us = 3 * SEC, .overload_max_us = 1800 * SEC, .rep_min_us = 3600 * SEC,
+                   .rep_max_us = 43200 * SEC};
+    static const char *const bad[] = {
+        "{\"concurrency\":-3,\"concurrency_learned\":-1,\"probe_every_s\":-5,\"rate_messages\":-1,"
+        "\"rate_window_s\":-10,\"greylist_s\":-300}",
+        "{\"concurrency_learned\":4294967298,\"probe_every_s\":9223372036854775807,\"rate_messages\":40,"
+        "\"rate_window_s\":111111111111111110,\"greylist_s\":111111111111111110}",
+        "{\"rate_messages\":3000000000,\"rate_window_s\":10,\"greylist_s\":9999999}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        shape sh;
+        int64_t win = 0;
+        shape_init(&sh, &c, "mx:test:25");
+        json_t *j = json_loads(bad[i], 0, NULL);
+        assert_non_null(j);
+        shape_restore(&sh, j, T0);
+        json_decref(j);
+        assert_int_equal(sh.conc, 5);
+        assert_int_equal(sh.conc_learned, 0);
+        assert_int_equal(sh.conc_probe_every_us, 600 * SEC);
+        assert_int_equal(sh.grey_hi_us, 0);
+        assert_int_equal(rm_limit(&sh.rate, &win), 0);
+        shape_free(&sh);
+    }
+    shape sh;   /* good values are kept */
+    int64_t win = 0;
+    shape_init(&sh, &c, "mx:test:25");
+    json_t *j = json_loads("{\"concurrency\":2,\"concurrency_learned\":2,\"probe_every_s\":1200,"
+                           "\"rate_messages\":40,\"rate_window_s\":10,\"greylist_s\":300}", 0, NULL);
+    shape_restore(&sh, j, T0);
+    json_decref(j);
+    assert_int_equal(sh.conc, 2);
+    assert_int_equal(sh.conc_learned, 2);
+    assert_int_equal(sh.conc_probe_every_us, 1200 * SEC);
+    assert_int_equal(sh.grey_hi_us, 300 * SEC);
+    assert_int_equal(rm_limit(&sh.rate, &win), 40);
+    assert_int_equal(win, 10 * SEC);
+    shape_free(&sh);
+}
+
 int main(void)
 {
     log_set_level(SL_WARN);
@@ -521,6 +570,7 @@ int main(void)
         cmocka_unit_test(test_overload_backoff_and_reputation_pause),
         cmocka_unit_test(test_reputation_fallback_relay),
         cmocka_unit_test(test_reputation_fallback_with_classes),
+        cmocka_unit_test(test_state_file_values_checked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
