@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "common/xmalloc.h"
+#include "smtp/smtp_cmd.h"
 
 enum kind { K_CODES, K_ERROR, K_FOREIGN, K_EMPTY };
 
@@ -164,6 +165,19 @@ static void describe_codes(const dnsbl_zone *z, const dns_addr_result *r, char *
     }
 }
 
+/* txt_copy - the zone's TXT text as valid UTF-8, other bytes as '?': it goes into JSON
+ * (doctor ip's report, sluice status), which takes nothing else */
+static char *txt_copy(const char *txt)
+{
+    char *t = xstrdup(txt);
+    size_t n = strlen(t);
+    if (!smtp_utf8_valid((const unsigned char *)t, n))
+        for (size_t i = 0; i < n; i++)
+            if ((unsigned char)t[i] > 0x7f)
+                t[i] = '?';
+    return t;
+}
+
 /* judge_subject - the address's own answer, the self-test having passed */
 static void judge_subject(const dnsbl_zone *z, const dns_addr_result *s, const char *txt,
                           dnsbl_result *out)
@@ -175,7 +189,7 @@ static void judge_subject(const dnsbl_zone *z, const dns_addr_result *s, const c
     out->bad_answer = k == K_ERROR || k == K_FOREIGN;
     if (k == K_CODES) {
         describe_codes(z, s, out->why, sizeof out->why);
-        out->txt = txt ? xstrdup(txt) : NULL;
+        out->txt = txt ? txt_copy(txt) : NULL;
     } else if (k == K_ERROR) {
         snprintf(out->why, sizeof out->why, "error answer, not a listing: %s", error_meaning(o));
     } else if (k == K_FOREIGN) {

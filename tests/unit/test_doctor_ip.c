@@ -198,6 +198,23 @@ static void test_judge(void **state)
     dnsbl_result out;
     dnsbl_judge(&test_zone, NULL, NULL, NULL, NULL, &out);
     assert_int_equal(out.verdict, DNSBL_SKIPPED);
+    /* a TXT text in another charset (Latin-1 here) is kept as valid UTF-8: the report and
+     * sluice status put it in JSON, which refused it and lost the row (fuzz_dnsbl) */
+    netaddr s2[2], s1[2], ss[2];
+    dns_addr_result t2 = answer(DNS_OK, s2, "127.0.0.2", NULL), t1 = answer(DNS_NXDOMAIN, s1, NULL, NULL),
+                    sub = answer(DNS_OK, ss, "127.0.0.2", NULL);
+    memset(&out, 0, sizeof out);
+    dnsbl_judge(&test_zone, &t2, &t1, &sub, "List\xe9: voir https://bl.example/", &out);
+    assert_int_equal(out.verdict, DNSBL_LISTED);
+    assert_string_equal(out.txt, "List?: voir https://bl.example/");
+    json_t *row = json_pack("{s:s,s:s?}", "why", out.why, "txt", out.txt);
+    assert_non_null(row);
+    json_decref(row);
+    dnsbl_result_clear(&out);
+    memset(&out, 0, sizeof out);
+    dnsbl_judge(&test_zone, &t2, &t1, &sub, "List\xc3\xa9" "e", &out);   /* UTF-8 stays as it is */
+    assert_string_equal(out.txt, "List\xc3\xa9" "e");
+    dnsbl_result_clear(&out);
 }
 
 static void test_curated(void **state)
