@@ -43,6 +43,7 @@ typedef struct ctl_conn {
     size_t nlist, at, count;
     int pending;               /* spool callbacks outstanding for this request */
     int closing;               /* the client went away while a callback was pending */
+    int reading;               /* on_read is running (it goes on with the next request) */
     json_t *result;            /* accumulated answer of a multi-message change */
 } ctl_conn;
 
@@ -142,6 +143,17 @@ static json_t *msg_json(const qmsg *m)
                      "recipients", rcpts);
 }
 
+static void on_read(struct bufferevent *bev, void *arg);
+
+/* resume - the request is answered: on to the requests that came meanwhile (a client may
+ * send several at once), unless on_read is running and does so itself */
+static void resume(ctl_conn *c)
+{
+    c->state = CTL_REQUEST;
+    if (!c->reading)
+        on_read(c->bev, c);
+}
+
 /* list_more - write the next slice of a listing; finish with the summary line */
 static void list_more(ctl_conn *c)
 {
@@ -159,7 +171,7 @@ static void list_more(ctl_conn *c)
     send_json(c, json_pack("{s:b,s:I}", "ok", 1, "count", (json_int_t)c->count));
     free(c->list);
     c->list = NULL;
-    c->state = CTL_REQUEST;
+    resume(c);
 }
 
 /* cmd_list - snapshot the ids, then stream */
@@ -293,7 +305,7 @@ static void change_done(void *arg, int err)
     if (json_object_get(r, "error"))
         json_object_set_new(r, "ok", json_false());
     send_json(c, r);
-    c->state = CTL_REQUEST;
+    resume(c);
 }
 
 /* apply_change - one hold/release/delete on m; returns 1 when a record was queued */
@@ -375,14 +387,13 @@ static void submit_done(void *arg, qmsg *m, int err)
         conn_free(c);
         return;
     }
-    c->state = CTL_REQUEST;
-    if (!m) {
-        send_error(c, 75, "the message could not be queued: %s", strerror(err));
-        return;
-    }
     char qs[QID_LEN + 1];
-    send_json(c, json_pack("{s:b,s:s}", "ok", 1, "queue_id", qid_format(m->qid, qs)));
+    if (!m)
+        send_error(c, 75, "the message could not be queued: %s", strerror(err));
+    else
+        send_json(c, json_pack("{s:b,s:s}", "ok", 1, "queue_id", qid_format(m->qid, qs)));
     bufferevent_enable(c->bev, EV_READ);
+    resume(c);
 }
 
 /* strings_of - a JSON array of strings as a vector (the strings stay in the array) */
@@ -520,10 +531,9 @@ static void run_request(ctl_conn *c, const char *line, size_t len)
     json_decref(req);
 }
 
-/* on_read - requests and message bytes as they arrive */
-static void on_read(struct bufferevent *bev, void *arg)
+/* read_requests - requests and message bytes as they arrive */
+static void read_requests(ctl_conn *c, struct bufferevent *bev)
 {
-    ctl_conn *c = arg;
     struct evbuffer *in = bufferevent_get_input(bev);
     for (;;) {
         if (c->state == CTL_BODY) {
@@ -555,6 +565,15 @@ static void on_read(struct bufferevent *bev, void *arg)
         run_request(c, line, len);
         free(line);
     }
+}
+
+/* on_read - read_requests, marked as running (see resume) */
+static void on_read(struct bufferevent *bev, void *arg)
+{
+    ctl_conn *c = arg;
+    c->reading = 1;
+    read_requests(c, bev);
+    c->reading = 0;
 }
 
 /* on_write - the output drained: continue a listing */

@@ -1,0 +1,171 @@
+/* test_control.c - the daemon's local submissions: the control socket (daemon/control.c),
+ * in-process over a real spool, scheduler and control server in a temporary directory
+ * (every domain routed to "error:4.4.1", so nothing leaves).  Checks that requests sent
+ * together are each answered (a request that came while a submit or a queue change waited
+ * for the spool stayed unread: found by fuzz_control). */
+#include <errno.h>
+#include <jansson.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/dbuf.h"
+#include "common/log.h"
+#include "daemon/sluiced.h"
+#include "test_util_sched.h"
+
+static sluiced D;
+static char dir[64];
+
+static const char msg[] = "From: alice@example.com\r\nSubject: hi\r\n\r\nhello\r\n";
+
+/* never_open, never_run, never_close, never_mx - every route is an error: unused */
+static void *never_open(void *ctx, sched_dest *d, const sched_target *t)
+{
+    fail();
+    return NULL;
+}
+static void never_run(void *ctx, void *sess, sched_job *j) { fail(); }
+static void never_close(void *ctx, void *sess) { fail(); }
+static void never_mx(void *ctx, const char *domain, dns_mx_cb cb, void *arg) { fail(); }
+
+/* setup - the daemon's parts in a new directory */
+static int setup(void **state)
+{
+    (void)state;
+    sched_agent ag = {NULL, never_open, never_run, never_close};
+    sched_resolver rs = {NULL, never_mx};
+    char text[512], err[512];
+    snprintf(dir, sizeof dir, "/tmp/sluice-test-control-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    snprintf(text, sizeof text,
+             "queue_directory = \"%s\";\nmyhostname = \"mta.test\";\ndnsbl_watch_interval = 0;\n"
+             "transport_maps = [\"* error:4.4.1 not delivered in tests\"];\n", dir);
+    memset(&D, 0, sizeof D);
+    rig_open(text, dir, 1 << 20, &ag, &rs, &D.cfg, &D.base, &D.sp, &D.sched);
+    D.owner_uid = geteuid();
+    assert_non_null(D.ctl = ctl_start(&D, err, sizeof err));
+    return 0;
+}
+
+/* teardown - down again, the directory removed */
+static int teardown(void **state)
+{
+    (void)state;
+    ctl_stop(D.ctl);
+    rig_close(D.cfg, D.base, D.sp, D.sched);
+    rig_rmdir(dir);
+    return 0;
+}
+
+/* settle - run the loop until the spool has nothing in flight */
+static void settle(void)
+{
+    spool_stats st;
+    for (int i = 0, idle = 0; idle < 5 && i < 100000; i++) {
+        event_base_loop(D.base, EVLOOP_NONBLOCK);
+        spool_get_stats(D.sp, &st);
+        idle = st.pending ? 0 : idle + 1;
+        if (st.pending)
+            usleep(50);
+    }
+}
+
+/* finals - the response lines with "ok" in out */
+static int finals(const dbuf *out)
+{
+    int n = 0;
+    for (size_t off = 0; off < out->len;) {
+        const uint8_t *nl = memchr(out->data + off, '\n', out->len - off);
+        if (!nl)
+            break;
+        json_t *j = json_loadb((const char *)out->data + off, (size_t)(nl - out->data) - off, 0, NULL);
+        n += json_object_get(j, "ok") != NULL;
+        json_decref(j);
+        off = (size_t)(nl - out->data) + 1;
+    }
+    return n;
+}
+
+/* exchange - send req on a new connection and read until want final replies came (or the
+ * loop has run long enough) */
+static void exchange(const char *req, size_t len, int want, dbuf *out)
+{
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    char *path = ctl_socket_path(D.cfg->queue_directory);
+    snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
+    free(path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sun, sizeof sun), 0);
+    assert_int_equal(send(fd, req, len, 0), (ssize_t)len);
+    for (int i = 0; i < 20000 && finals(out) < want; i++) {
+        event_base_loop(D.base, EVLOOP_NONBLOCK);
+        char buf[4096];
+        ssize_t k;
+        while ((k = recv(fd, buf, sizeof buf, 0)) > 0)
+            dbuf_put(out, buf, (size_t)k);
+        usleep(50);
+    }
+    close(fd);
+    settle();
+}
+
+/* submit_req - a submit request line and its message */
+static void submit_req(dbuf *b, const char *sender, const char *rcpt)
+{
+    json_t *req = json_pack("{s:s,s:s,s:[s],s:i}", "cmd", "submit", "sender", sender, "rcpts", rcpt, "size",
+                            (int)(sizeof msg - 1));
+    char *line = json_dumps(req, JSON_COMPACT);
+    dbuf_printf(b, "%s\n%s", line, msg);
+    free(line);
+    json_decref(req);
+}
+
+/* delete_all - empty the queue */
+static void delete_all(void)
+{
+    static const char req[] = "{\"cmd\":\"delete\",\"all\":true}\n";
+    dbuf out = {0};
+    exchange(req, sizeof req - 1, 1, &out);
+    dbuf_free(&out);
+    assert_int_equal(spool_count(D.sp), 0);
+}
+
+/* test_pipelined - a submit, then a ping, a hold of everything and a list, sent at once:
+ * four answers, in order */
+static void test_pipelined(void **state)
+{
+    (void)state;
+    dbuf req = {0}, out = {0};
+    submit_req(&req, "alice@example.com", "bob@example.net");
+    dbuf_puts(&req, "{\"cmd\":\"ping\"}\n{\"cmd\":\"hold\",\"all\":true}\n{\"cmd\":\"list\"}\n");
+    exchange((const char *)req.data, req.len, 4, &out);
+    assert_int_equal(finals(&out), 4);
+    dbuf_putc(&out, 0);
+    const char *s = (const char *)out.data, *q = strstr(s, "\"queue_id\""), *p = strstr(s, "\"pid\"");
+    const char *h = strstr(s, "\"missing\""), *l = strstr(s, "\"queue_name\":\"hold\"");
+    assert_true(q && p && h && l && q < p && p < h && h < l);
+    assert_int_equal(spool_count(D.sp), 1);
+    dbuf_free(&req);
+    dbuf_free(&out);
+    delete_all();
+}
+
+int main(void)
+{
+    log_set_level(SL_FATAL);
+    signal(SIGPIPE, SIG_IGN);   /* as sluiced */
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_pipelined, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
