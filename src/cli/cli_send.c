@@ -20,6 +20,7 @@
 #include "daemon/control_proto.h"
 #include "queue/spool_record.h"
 #include "smtp/rfc5322.h"
+#include "smtp/smtp_cmd.h"
 
 typedef struct send_opts {
     const char *sender;        /* -f; NULL: the user's own address */
@@ -150,20 +151,6 @@ static char *qualify(const char *addr, const sl_config *c)
     if (!*addr || strchr(addr, '@'))
         return xstrdup(addr);
     return xasprintf("%s@%s", addr, c->myorigin);
-}
-
-/* bad_address - an address we refuse to queue: control characters or spaces outside quotes */
-static int bad_address(const char *a)
-{
-    int quoted = 0;
-    for (const char *p = a; *p; p++) {
-        if (*p == '"')
-            quoted = !quoted;
-        if ((unsigned char)*p < 0x20 || *p == 0x7f || (*p == ' ' && !quoted) || *p == '<' ||
-            *p == '>')
-            return 1;
-    }
-    return 0;
 }
 
 /* add_arg_rcpts - recipients from the command line (each may be a comma-separated list) */
@@ -297,7 +284,7 @@ static int collect(const sl_config *c, send_opts *o, dbuf *msg, rfc5322_addrs *o
     }
     for (size_t i = 0; i < o->rcpts.n; i++) {
         char *q = qualify(o->rcpts.v[i], c);
-        if (!*q || bad_address(q)) {
+        if (!*q || !smtp_path_safe(q)) {
             fprintf(stderr, "%s: bad recipient address: %s\n", prog, o->rcpts.v[i]);
             free(q);
             return EX_DATAERR;
@@ -341,7 +328,7 @@ int cli_send_main(cli_globals *g, int argc, char **argv, const char *prog)
         sender = xstrdup("");
     else
         sender = qualify(o.sender, c);
-    if (bad_address(sender)) {
+    if (!smtp_path_safe(sender)) {
         fprintf(stderr, "%s: bad sender address: %s\n", prog, sender);
         rc = EX_DATAERR;
         goto out;

@@ -20,6 +20,7 @@
 #include "common/xmalloc.h"
 #include "daemon/control_proto.h"
 #include "daemon/sluiced.h"
+#include "smtp/smtp_cmd.h"
 
 struct ctl_server {
     sluiced *d;
@@ -422,6 +423,15 @@ static void run_submit(ctl_conn *c, const uint8_t *msg, size_t len)
     if (!rcpts || n == 0 || !sender) {
         free(rcpts);
         send_error(c, 64, "submit needs a sender and at least one recipient");
+        c->state = CTL_REQUEST;
+        return;
+    }
+    const char *bad = smtp_path_safe(sender) ? NULL : sender;
+    for (int i = 0; i < n && !bad; i++)
+        bad = smtp_path_safe(rcpts[i]) ? NULL : rcpts[i];
+    if (bad) {   /* it would go into MAIL FROM:<...> / RCPT TO:<...> as it is */
+        send_error(c, 65, "bad address (a control character, a blank or an angle bracket): %s", bad);
+        free(rcpts);
         c->state = CTL_REQUEST;
         return;
     }

@@ -23,6 +23,7 @@
 #include "common/xmalloc.h"
 #include "daemon/control_proto.h"
 #include "daemon/sluiced.h"
+#include "smtp/smtp_cmd.h"
 
 #define MAX_INFLIGHT 64
 #define SCAN_INTERVAL_S 5
@@ -168,11 +169,15 @@ static void import_one(maildrop *md, const char *name)
                      .origin = origin,
                      .flags = (uint32_t)json_integer_value(json_object_get(req, "flags")) &
                               (MSGF_8BITMIME | MSGF_SMTPUTF8)};
+    const char *why =
+        smtp_path_safe(sender) ? NULL : "the sender has a control character, a blank or an angle bracket";
     for (int i = 0; i < n; i++)
         if (!rv[i] || !*rv[i])
-            in.nrcpt = 0;
-    if (in.nrcpt == 0) {
-        set_aside(md, name, "a recipient is not a string");
+            why = "a recipient is not a string";
+        else if (!smtp_path_safe(rv[i]) && !why)
+            why = "a recipient has a control character, a blank or an angle bracket";
+    if (why) {   /* an address goes into MAIL FROM:<...> / RCPT TO:<...> as it is */
+        set_aside(md, name, why);
         on_imported(im, NULL, EINVAL);
     } else {
         cleanup_submit(md->d, &in, on_imported, im);

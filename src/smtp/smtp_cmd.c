@@ -520,3 +520,15 @@ int smtp_utf8_valid(const unsigned char *s, size_t n)
     }
     return 1;
 }
+
+int smtp_path_safe(const char *a)
+{
+    int quoted = 0;
+    for (const unsigned char *p = (const unsigned char *)a; *p; p++) {
+        if (*p == '"')
+            quoted = !quoted;
+        if (*p < 0x20 || *p == 0x7f || (*p == ' ' && !quoted) || *p == '<' || *p == '>')
+            return 0;
+    }
+    return 1;
+}

@@ -80,4 +80,9 @@ int smtp_xtext_decode(smtp_span in, char *out, size_t outlen);
 /* smtp_utf8_valid - 1 when the n bytes are well-formed UTF-8 (no overlongs, surrogates) */
 int smtp_utf8_valid(const unsigned char *s, size_t n);
 
+/* smtp_path_safe - 1 when an envelope address can go into "MAIL FROM:<...>" or
+ * "RCPT TO:<...>" as it is: no control character, no angle bracket, no blank outside a
+ * quoted string (what `sluice send` and the daemon's local submissions accept) */
+int smtp_path_safe(const char *a);
+
 #endif

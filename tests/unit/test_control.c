@@ -1,8 +1,11 @@
-/* test_control.c - the daemon's local submissions: the control socket (daemon/control.c),
- * in-process over a real spool, scheduler and control server in a temporary directory
- * (every domain routed to "error:4.4.1", so nothing leaves).  Checks that requests sent
- * together are each answered (a request that came while a submit or a queue change waited
- * for the spool stayed unread: found by fuzz_control). */
+/* test_control.c - the daemon's local submissions: the control socket (daemon/control.c)
+ * and the maildrop pickup (daemon/maildrop.c), in-process over a real spool, scheduler and
+ * control server in a temporary directory (every domain routed to "error:4.4.1", so nothing
+ * leaves).  Checks that requests sent together are each answered (a request that came while
+ * a submit or a queue change waited for the spool stayed unread), and that an envelope
+ * address that would change the SMTP command it goes into (a CR or LF, an angle bracket, a
+ * blank outside quotes) is refused with the reason on the socket and set aside from the
+ * maildrop, never queued (both found by fuzz_control and fuzz_maildrop). */
 #include <errno.h>
 #include <jansson.h>
 #include <setjmp.h>
@@ -13,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -160,12 +164,87 @@ static void test_pipelined(void **state)
     delete_all();
 }
 
+/* test_unsafe_addresses - refused with the reason (EX_DATAERR), nothing queued; a blank
+ * inside a quoted local part is fine */
+static void test_unsafe_addresses(void **state)
+{
+    (void)state;
+    static const char *const bad[][2] = {
+        {"alice@example.com", "bob@example.net>\r\nRCPT TO:<eve@example.org"},
+        {"alice@example.com", "bob@example.net\nDATA"},
+        {"alice@example.com> SIZE=1", "bob@example.net"},
+        {"alice @example.com", "bob@example.net"},
+        {"alice@example.com", "<bob@example.net>"},
+        {"alice\x7f@example.com", "bob@example.net"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        dbuf req = {0}, out = {0};
+        submit_req(&req, bad[i][0], bad[i][1]);
+        exchange((const char *)req.data, req.len, 1, &out);
+        dbuf_putc(&out, 0);
+        json_t *r = json_loads((const char *)out.data, JSON_DISABLE_EOF_CHECK, NULL);
+        assert_true(json_is_false(json_object_get(r, "ok")));
+        assert_int_equal(json_integer_value(json_object_get(r, "exit")), 65);
+        assert_non_null(strstr(json_string_value(json_object_get(r, "error")), "bad address"));
+        json_decref(r);
+        assert_int_equal(spool_count(D.sp), 0);
+        dbuf_free(&req);
+        dbuf_free(&out);
+    }
+    dbuf req = {0}, out = {0};
+    submit_req(&req, "\"alice smith\"@example.com", "bob@example.net");
+    exchange((const char *)req.data, req.len, 1, &out);
+    assert_int_equal(spool_count(D.sp), 1);
+    dbuf_free(&req);
+    dbuf_free(&out);
+    delete_all();
+}
+
+/* drop - a maildrop file named name holding the submit request */
+static void drop(const char *name, const char *sender, const char *rcpt)
+{
+    char path[300];
+    char *md = maildrop_dir(D.cfg->queue_directory);
+    mkdir(md, 01733);
+    snprintf(path, sizeof path, "%s/%s", md, name);
+    free(md);
+    dbuf b = {0};
+    submit_req(&b, sender, rcpt);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    assert_int_equal(fwrite(b.data, 1, b.len, f), b.len);
+    fclose(f);
+    dbuf_free(&b);
+}
+
+/* test_maildrop_unsafe_address - set aside in corrupt/, not queued; a good file is queued */
+static void test_maildrop_unsafe_address(void **state)
+{
+    (void)state;
+    char err[300], path[300];
+    drop("bad.1", "alice@example.com", "bob@example.net>\r\nRCPT TO:<eve@example.org");
+    drop("good.1", "alice@example.com", "bob@example.net");
+    maildrop *md = maildrop_start(&D, err, sizeof err);
+    assert_non_null(md);
+    settle();
+    maildrop_stop(md);
+    assert_int_equal(spool_count(D.sp), 1);
+    assert_string_equal(spool_first(D.sp)->rcpts[0].address, "bob@example.net");
+    snprintf(path, sizeof path, "%s/corrupt/maildrop-bad.1", dir);
+    assert_int_equal(access(path, F_OK), 0);
+    snprintf(path, sizeof path, "%s/maildrop/good.1", dir);
+    assert_int_equal(access(path, F_OK), -1);
+    delete_all();
+}
+
 int main(void)
 {
     log_set_level(SL_FATAL);
     signal(SIGPIPE, SIG_IGN);   /* as sluiced */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_pipelined, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unsafe_addresses, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_maildrop_unsafe_address, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -398,6 +398,28 @@ static void test_replies(void **state)
     check_done();
 }
 
+/* test_path_safe - envelope addresses that can go into MAIL FROM:<...> / RCPT TO:<...> as
+ * they are (the daemon's local submissions and sluice send take only those) */
+static void test_path_safe(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *a;
+        int want;
+    } p[] = {
+        {"alice@example.com", 1}, {"", 1}, {"\"alice smith\"@example.com", 1}, {"j\xc3\xb6rg@example.de", 1},
+        {"bob@example.net>\r\nRCPT TO:<eve@example.org", 0}, {"a\nb@example.com", 0}, {"a\tb@example.com", 0},
+        {"<a@example.com>", 0}, {"a@example.com> SIZE=1", 0}, {"alice @example.com", 0}, {"a\x7f@example.com", 0},
+        {"\"open quote @example.com", 1}, {"\"a\" b@example.com", 0},
+    };
+    for (size_t i = 0; i < NCASES(p); i++)
+        if (smtp_path_safe(p[i].a) != p[i].want) {
+            mismatches++;
+            print_error("path_safe %zu \"%s\": got %d\n", i, p[i].a, !p[i].want);
+        }
+    check_done();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -406,6 +428,7 @@ int main(void)
         cmocka_unit_test(test_error_replies),
         cmocka_unit_test(test_xtext_utf8),
         cmocka_unit_test(test_replies),
+        cmocka_unit_test(test_path_safe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
