@@ -44,7 +44,9 @@ int lp_read_lines(const char *path, lp_line_fn fn, void *arg, lp_read_info *info
         return -1;
     }
     struct stat st;
+    void (*before)(void *, int64_t) = info->before;   /* the caller's: kept */
     memset(info, 0, sizeof *info);
+    info->before = before;
     info->mtime = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? (int64_t)st.st_mtime : (int64_t)time(NULL);
     gzFile g = gzdopen(fd, "rb");
     if (!g) {

@@ -20,6 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <jansson.h>
@@ -551,12 +554,68 @@ static void test_names(void **state)
     assert_string_equal(lp_format_name(LPF_OPENSMTPD), "opensmtpd");
 }
 
+/* on_before - lp_read_lines' before callback: the mtime, and how many lines came first */
+static void on_before(void *arg, int64_t mtime)
+{
+    int64_t *seen = arg;
+    seen[0]++;
+    seen[1] = mtime;
+}
+
+/* count_line - lp_read_lines' line callback */
+static void count_line(void *arg, const char *line, size_t len)
+{
+    (void)line;
+    (void)len;
+    int64_t *seen = arg;
+    if (!seen[0])
+        seen[2]++;   /* a line before the callback */
+    seen[3]++;
+}
+
+/* test_year_from_mtime - a file's mtime is the year reference of its year-less stamps:
+ * lp_read_lines calls the before callback (it was wiped with the rest of info and never
+ * called, so "Dec 30" in a log last written in 2024 was read in the current year:
+ * fuzz_read_lines) */
+static void test_year_from_mtime(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/sluice-test-logs-XXXXXX", err[256];
+    static const char line[] = "Dec 30 23:59:00 mta postfix/smtp[1]: 4BQXZ1234: to=<b@example.net>, "
+                               "relay=mx.example.net[198.51.100.7]:25, delay=1, delays=0/0/0/1, dsn=2.0.0, "
+                               "status=sent (250 2.0.0 Ok)\n";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, line, sizeof line - 1), (ssize_t)(sizeof line - 1));
+    close(fd);
+    const int64_t mtime = 1735646400;   /* 2024-12-31 12:00 UTC */
+    struct timeval tv[2] = {{(time_t)mtime, 0}, {(time_t)mtime, 0}};
+    assert_int_equal(utimes(path, tv), 0);
+    int64_t seen[4] = {0};
+    lp_read_info info = {.before = on_before};
+    assert_int_equal(lp_read_lines(path, count_line, seen, &info, err, sizeof err), 0);
+    assert_int_equal(seen[0], 1);
+    assert_int_equal(seen[1], mtime);
+    assert_int_equal(seen[2], 0);
+    assert_int_equal(seen[3], 1);
+    loganalyzer *la = la_new(NULL, &(la_opts){.year = 0});
+    assert_int_equal(la_feed_file(la, path, err, sizeof err), 0);
+    la_finish(la);
+    time_t first = (time_t)(la_get_summary(la)->first_us / 1000000);
+    struct tm tm;
+    assert_non_null(gmtime_r(&first, &tm));
+    assert_int_equal(tm.tm_year + 1900, 2024);
+    la_free(la);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_line_formats),        cmocka_unit_test(test_reply_parse),
         cmocka_unit_test(test_suspended_and_counts), cmocka_unit_test(test_names),
         cmocka_unit_test(test_corpus_lines),        cmocka_unit_test(test_corpus_excerpts),
+        cmocka_unit_test(test_year_from_mtime),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
