@@ -2,8 +2,8 @@
  * SELECTOR._domainkey.DOMAIN parsed into its tags (dkim.c), its public key decoded and
  * sized with OpenSSL, and compared with a local private key (dkim_key.c).
  * Used by `sluice doctor domain`, the unit tests and fuzz/fuzz_dkim.c. */
-#ifndef SLUICE_DKIM_H
-#define SLUICE_DKIM_H
+#ifndef SLUICE_DOCTOR_DKIM_H
+#define SLUICE_DOCTOR_DKIM_H
 #include <stddef.h>
 #include <openssl/types.h>
 
