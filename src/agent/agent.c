@@ -37,6 +37,7 @@ typedef struct asess {
     struct asess *prev, *next;   /* in a->all */
     sched_dest *d;
     char **hosts;
+    char *dest_name;           /* the destination's key (e.g. relayhost as written) */
     int nhosts, port, literal;
     const netaddr *source;     /* the destination's sending address, or NULL */
     enum smtpc_tls tls;
@@ -96,6 +97,7 @@ static void sess_free(asess *x)
     for (int i = 0; i < x->nhosts; i++)
         free(x->hosts[i]);
     free(x->hosts);
+    free(x->dest_name);
     free(x->addrs);
     smtpc_txn_clear(&x->txn);
     dbuf_free(&x->body);
@@ -243,6 +245,12 @@ static void on_event(void *arg, smtpc *c, enum smtpc_event ev, const smtpc_reply
     x->all_notfound = 0;
     smtpc_free(x->c);
     x->c = NULL;
+    if (r && !r->code && !strcmp(r->enh, "4.7.0") && r->text &&
+        !strncmp(r->text, "SASL authentication failed", 26)) {
+        note_failure(x, 0, "4.7.0", r->stage, "%s", r->text);   /* our login, not this address: */
+        fail_job(x);                                            /* no other address is tried */
+        return;
+    }
     if (r && r->stage == SMTPC_ST_STARTTLS && x->tls == SMTPC_TLS_MAY && !x->plain_retry) {
         x->plain_retry = 1;   /* opportunistic TLS failed: the same address in plaintext */
         x->addr_i--;
@@ -272,16 +280,37 @@ static const char *sasl_login(const asess *x, const char *host)
             snprintf(key, sizeof key, "%s", host);
         v = config_map_get(&cfg->smtp_sasl_entries, key);
     }
+    if (!v && x->dest_name)   /* the next hop as the destination names it (relayhost's text) */
+        v = config_map_get(&cfg->smtp_sasl_entries, x->dest_name);
     return v;
 }
 
-/* mech_bits - smtp_sasl_mechanism_filter as SMTPC_AUTH_* bits (0: any) */
+/* mech_bit - the SMTPC_AUTH_* bit of a mechanism name */
+static unsigned mech_bit(const char *name)
+{
+    return !strcasecmp(name, "plain") ? SMTPC_AUTH_PLAIN : !strcasecmp(name, "login") ? SMTPC_AUTH_LOGIN
+                                                                                   : SMTPC_AUTH_OTHER;
+}
+
+/* mech_bits - smtp_sasl_mechanism_filter as SMTPC_AUTH_* bits, 0 when it is empty (any).
+ * As Postfix's: the names listed are allowed, "!name" ones are not; with only "!" names,
+ * everything else is.  SMTPC_AUTH_OTHER stands for the mechanisms sluice does not speak,
+ * so a filter that allows none of PLAIN and LOGIN leaves nothing usable. */
 static unsigned mech_bits(const sl_config *cfg)
 {
-    unsigned m = 0;
-    for (int i = 0; i < cfg->smtp_sasl_mechanism_filter.n; i++)
-        m |= !strcasecmp(cfg->smtp_sasl_mechanism_filter.v[i], "plain") ? SMTPC_AUTH_PLAIN : SMTPC_AUTH_LOGIN;
-    return m;
+    const strlist *f = &cfg->smtp_sasl_mechanism_filter;
+    unsigned allow = 0, deny = 0;
+    for (int i = 0; i < f->n; i++) {
+        if (f->v[i][0] == '!')
+            deny |= mech_bit(f->v[i] + 1);
+        else
+            allow |= mech_bit(f->v[i]);
+    }
+    if (!f->n)
+        return 0;
+    if (!allow)
+        allow = SMTPC_AUTH_PLAIN | SMTPC_AUTH_LOGIN | SMTPC_AUTH_OTHER;
+    return (allow & ~deny) | SMTPC_AUTH_OTHER;   /* OTHER: a filter is set (never 0) */
 }
 
 /* has_word - the list holds w (any case) */
@@ -319,6 +348,7 @@ static void connect_addr(asess *x)
         .no_chunking = !cfg->smtp_use_chunking,
         .auth_mechs = mech_bits(cfg),
         .auth_plain_ok = !has_word(&cfg->smtp_sasl_security_options, "noplaintext"),
+        .auth_tls_plain_ok = !has_word(&cfg->smtp_sasl_tls_security_options, "noplaintext"),
     };
     const char *login = sasl_login(x, x->hosts[x->host_i]);
     char *user = NULL;
@@ -485,6 +515,7 @@ static void *a_open(void *ctx, sched_dest *d, const sched_target *t)
         x->hosts[i] = xstrdup(t->hosts[i]);
     x->port = t->port;
     x->literal = t->literal;
+    x->dest_name = t->name ? xstrdup(t->name) : NULL;
     x->source = t->source;
     x->tls = tls_of(t->tls_level ? t->tls_level : a->cfg->smtp_tls_security_level);
     x->host_i = -1;

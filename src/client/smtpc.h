@@ -67,6 +67,8 @@ typedef struct smtpc_opts {
     const char *auth_user, *auth_pass;
     unsigned auth_mechs;
     int auth_plain_ok;
+    int auth_tls_plain_ok;     /* they may be used over TLS (smtp_sasl_tls_security_options
+                                  without noplaintext) */
 } smtpc_opts;
 
 #define SMTPC_AUTH_PLAIN 1u

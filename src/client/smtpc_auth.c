@@ -54,6 +54,30 @@ static void auth_failed(smtpc *c, const smtpc_reply *r, const char *why)
     smtpc_fail_polite(c, &f);
 }
 
+/* plain_response - RFC 4616's message, base64: authzid (empty) NUL authcid NUL passwd
+ * (caller wipes and frees) */
+static char *plain_response(const smtpc *c)
+{
+    size_t u = strlen(c->o.auth_user), p = strlen(c->o.auth_pass);
+    char *raw = xmalloc(u + p + 2);
+    raw[0] = 0;
+    memcpy(raw + 1, c->o.auth_user, u);
+    raw[u + 1] = 0;
+    memcpy(raw + u + 2, c->o.auth_pass, p);
+    char *enc = b64(raw, u + p + 2);
+    explicit_bzero(raw, u + p + 2);
+    free(raw);
+    return enc;
+}
+
+/* send_secret_b64 - one base64 secret as its own line (a reply to a 334), then wiped */
+static void send_secret_b64(smtpc *c, char *enc)
+{
+    secret_command(c, "", enc);
+    explicit_bzero(enc, strlen(enc));
+    free(enc);
+}
+
 void smtpc_parse_auth(smtpc *c, const char *s, size_t n)
 {
     for (size_t i = 0; i < n;) {
@@ -77,10 +101,16 @@ void smtpc_auth_or_ready(smtpc *c)
         smtpc_ready(c);
         return;
     }
-    unsigned usable = c->f.auth & (c->o.auth_mechs ? c->o.auth_mechs : SMTPC_AUTH_PLAIN | SMTPC_AUTH_LOGIN);
+    unsigned usable = c->f.auth & (c->o.auth_mechs ? c->o.auth_mechs : SMTPC_AUTH_PLAIN | SMTPC_AUTH_LOGIN) &
+                      (SMTPC_AUTH_PLAIN | SMTPC_AUTH_LOGIN);
     if (!c->f.tls_active && !c->o.auth_plain_ok) {
         auth_failed(c, NULL, "no TLS, and PLAIN and LOGIN would send the password in the clear "
                              "(smtp_sasl_security_options has noplaintext)");
+        return;
+    }
+    if (c->f.tls_active && !c->o.auth_tls_plain_ok) {
+        auth_failed(c, NULL, "PLAIN and LOGIN are plaintext mechanisms and "
+                             "smtp_sasl_tls_security_options has noplaintext");
         return;
     }
     if (!usable) {
@@ -93,17 +123,9 @@ void smtpc_auth_or_ready(smtpc *c)
     if (c->auth_login) {
         smtpc_command(c, "AUTH LOGIN");
     } else {
-        size_t u = strlen(c->o.auth_user), p = strlen(c->o.auth_pass);
-        char *raw = xmalloc(u + p + 2);
-        raw[0] = 0;   /* RFC 4616: authzid (empty) NUL authcid NUL passwd */
-        memcpy(raw + 1, c->o.auth_user, u);
-        raw[u + 1] = 0;
-        memcpy(raw + u + 2, c->o.auth_pass, p);
-        char *enc = b64(raw, u + p + 2);
+        char *enc = plain_response(c);
         secret_command(c, "AUTH PLAIN", enc);
-        explicit_bzero(raw, u + p + 2);
         explicit_bzero(enc, strlen(enc));
-        free(raw);
         free(enc);
     }
     smtpc_set_state(c, SMTPC_S_AUTH);
@@ -119,10 +141,10 @@ void smtpc_on_auth(smtpc *c, smtpc_reply *r, const char *raw, size_t rawlen)
         smtpc_ready(c);
     } else if (r->code == 334 && c->auth_login && c->auth_step < 2) {
         const char *v = c->auth_step++ == 0 ? c->o.auth_user : c->o.auth_pass;
-        char *enc = b64(v, strlen(v));
-        secret_command(c, "", enc);
-        explicit_bzero(enc, strlen(enc));
-        free(enc);
+        send_secret_b64(c, b64(v, strlen(v)));
+        smtpc_reply_clear(r);
+    } else if (r->code == 334 && !c->auth_login && c->auth_step++ == 0) {
+        send_secret_b64(c, plain_response(c));   /* a server that ignored the initial response */
         smtpc_reply_clear(r);
     } else {
         if (r->code == 334)

@@ -4,6 +4,7 @@
  * same syntax; the file may also use libconfig's native ints, booleans and string lists. */
 #include "config/config.h"
 
+#include <ctype.h>
 #include <libconfig.h>
 #include <limits.h>
 #include <netdb.h>
@@ -57,13 +58,17 @@ static int check_sasl_option(const char *v, const char **err)
     return -1;
 }
 
-/* check_sasl_mech - a mechanism sluice speaks */
+/* check_sasl_mech - a mechanism name, "!" for not (as Postfix's; sluice speaks PLAIN and
+ * LOGIN, so other names only ever narrow the choice) */
 static int check_sasl_mech(const char *v, const char **err)
 {
-    if (!strcasecmp(v, "plain") || !strcasecmp(v, "login"))
-        return 0;
-    *err = "sluice logs in with PLAIN or LOGIN";
-    return -1;
+    const char *n = v[0] == '!' ? v + 1 : v;
+    for (const char *p = n; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_') {
+            *err = "expected mechanism names (PLAIN, LOGIN, CRAM-MD5, !GSSAPI ...)";
+            return -1;
+        }
+    return *n ? 0 : (*err = "an empty mechanism name", -1);
 }
 
 static int check_tls_policy(const char *v, const char **err);
@@ -505,6 +510,12 @@ static char *setting_text(config_setting_t *s)
 
 #define CONFIG_MAX_FILE (16u << 20)
 
+/* secret - the parameter's values are not to be shown (they hold passwords) */
+static int secret(const struct param *p)
+{
+    return strcmp(p->name, "smtp_sasl_password_maps") == 0;
+}
+
 /* load_file - apply every setting of the file (or of text, named path); 0, or -1 with err */
 static int load_file(sl_config *cfg, const char *path, const char *text, char *err, int errlen)
 {
@@ -520,11 +531,16 @@ static int load_file(sl_config *cfg, const char *path, const char *text, char *e
         }
         text = own;
     }
-    char *wide = strstr(text, "@include") ? NULL : config_widen_ints(text);
-    int ok = wide ? config_read_string(&cf, wide)
-                  : own ? config_read_file(&cf, path) : config_read_string(&cf, text);
+    int inc = config_has_include(text);
+    char *wide = inc ? NULL : config_widen_ints(text);
+    int ok = wide ? config_read_string(&cf, wide) : CONFIG_FALSE;
     free(wide);
     free(own);
+    if (inc) {   /* an included file would escape the widening: large values would wrap */
+        snprintf(err, (size_t)errlen, "%s:%d: @include is not supported: sluice's configuration is "
+                 "one file", path, inc);
+        goto out;
+    }
     if (ok != CONFIG_TRUE) {
         if (config_error_type(&cf) == CONFIG_ERR_FILE_IO)
             snprintf(err, (size_t)errlen, "%s: cannot read the file", path);
@@ -547,8 +563,8 @@ static int load_file(sl_config *cfg, const char *path, const char *text, char *e
         char *val = setting_text(s);
         const char *why = "expected a value, not a group";
         if (!val || param_set(cfg, p, val, &why) < 0) {
-            snprintf(err, (size_t)errlen, "%s:%d: %s = %s: %s", path, line, name, val ? val : "{...}",
-                     why);
+            snprintf(err, (size_t)errlen, "%s:%d: %s = %s: %s", path, line, name,
+                     !val ? "{...}" : secret(p) ? "(not shown: it holds passwords)" : val, why);
             free(val);
             goto out;
         }
@@ -580,7 +596,8 @@ static int apply_override(sl_config *cfg, const char *kv, char *err, int errlen)
         snprintf(err, (size_t)errlen, "-o %s: unknown parameter '%s'", kv, name);
         rc = -1;
     } else if (param_set(cfg, p, value, &why) < 0) {
-        snprintf(err, (size_t)errlen, "-o %s: %s", kv, why);
+        snprintf(err, (size_t)errlen, "-o %s%s: %s", secret(p) ? name : kv,
+                 secret(p) ? "=(not shown: it holds passwords)" : "", why);
         rc = -1;
     }
     free(name);

@@ -135,6 +135,9 @@ int config_sasl_load(sl_config *cfg, char *err, int errlen);
 /* config_sasl_mask - an item as shown: in "KEY USER:PASSWORD" the password starred (caller
  * frees) */
 char *config_sasl_mask(const char *item);
+/* config_has_include - the line of the first @include directive (at a line's start, as
+ * libconfig reads it), or 0 */
+int config_has_include(const char *text);
 /* config_widen_ints - a copy of libconfig text (caller frees) in which every decimal integer
  * that does not fit 32 bits has an L suffix, so libconfig 1.5 does not wrap it (5000000000
  * would otherwise be read as 705032704) */

@@ -72,6 +72,20 @@ static size_t literal_end(const char *s, size_t i, size_t n, int *base)
     return i;
 }
 
+int config_has_include(const char *s)
+{
+    int line = 1;
+    for (const char *p = s; *p; line++) {
+        const char *q = p + strspn(p, " \t");
+        if (!strncmp(q, "@include", 8))
+            return line;
+        p += strcspn(p, "\n");
+        if (*p)
+            p++;
+    }
+    return 0;
+}
+
 char *config_widen_ints(const char *s)
 {
     size_t n = strlen(s);

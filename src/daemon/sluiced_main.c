@@ -9,6 +9,7 @@
  * meanwhile wait in the backlog).  SIGUSR1: reopen the log file.  Stays in the foreground and logs to stderr unless maillog_file says
  * otherwise (systemd style). */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
 #include <pwd.h>
@@ -99,6 +100,19 @@ static void write_pid(const sl_config *c)
     FILE *f = fopen(path, "w");
     if (f) {
         fprintf(f, "%d\n", (int)getpid());
+        fclose(f);
+    }
+    free(path);
+}
+
+/* write_reload_refusal - QUEUE_DIRECTORY/reload.refused: why the last reload was refused,
+ * for `sluice reload` (which otherwise could only wait for a restart that never comes) */
+static void write_reload_refusal(const sl_config *c, const char *why)
+{
+    char *path = xasprintf("%s/reload.refused", c->queue_directory);
+    FILE *f = fopen(path, "w");
+    if (f) {
+        fprintf(f, "%s\n", why);
         fclose(f);
     }
     free(path);
@@ -235,17 +249,51 @@ static int new_privileged_port(const sluiced *d, const sl_config *c)
 }
 
 /* reload_check - the configuration as it is now on disk, checked like -n; 0, or -1 with err */
+/* startable - what the new image will open, opened now as the user sluiced runs as (after
+ * dropping to mail_owner it cannot reopen root's files); 0 or -1 with err */
+static int startable(const sluiced *d, const sl_config *c, char *err, int errlen)
+{
+    const char *me = c->mail_owner[0] && geteuid() != 0 ? c->mail_owner : "this user";
+    int i = geteuid() != 0 ? new_privileged_port(d, c) : -1;
+    if (i >= 0) {
+        snprintf(err, (size_t)errlen, "listen = %s needs root (a port under 1024) and sluiced now "
+                 "runs as %s: restart it instead", c->listen.v[i], me);
+        return -1;
+    }
+    if (strcmp(c->queue_directory, d->cfg->queue_directory) != 0 ||
+        strcmp(c->mail_owner, d->cfg->mail_owner) != 0) {
+        snprintf(err, (size_t)errlen, "queue_directory and mail_owner change only with a restart");
+        return -1;
+    }
+    if (c->maillog_file[0] == '/') {
+        int fd = open(c->maillog_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+        if (fd < 0) {
+            snprintf(err, (size_t)errlen, "maillog_file = %s: %s (as %s)", c->maillog_file,
+                     strerror(errno), me);
+            return -1;
+        }
+        close(fd);
+    }
+    if (c->smtpd_tls_cert_file[0]) {
+        SSL_CTX *t = smtpd_tls_ctx(c->smtpd_tls_cert_file, c->smtpd_tls_key_file, err, errlen);
+        if (!t)
+            return -1;
+        SSL_CTX_free(t);
+    }
+    if (c->smtp_tls_CAfile[0] && access(c->smtp_tls_CAfile, R_OK) < 0) {
+        snprintf(err, (size_t)errlen, "smtp_tls_CAfile = %s: %s (as %s)", c->smtp_tls_CAfile,
+                 strerror(errno), me);
+        return -1;
+    }
+    return 0;
+}
+
 static int reload_check(const sluiced *d, char *err, int errlen)
 {
     sl_config *c = config_load(d->cfgfile, d->overrides, d->noverrides, err, errlen);
-    int rc = c && signer_check_keys(c, err, errlen) == 0 && sched_sources_check(c, err, errlen) == 0
+    int rc = c && signer_check_keys(c, err, errlen) == 0 && sched_sources_check(c, err, errlen) == 0 &&
+                     startable(d, c, err, errlen) == 0
                  ? 0 : -1;
-    int i = rc == 0 && geteuid() != 0 ? new_privileged_port(d, c) : -1;
-    if (i >= 0) {
-        snprintf(err, (size_t)errlen, "listen = %s needs root (a port under 1024) and sluiced now "
-                 "runs as %s: restart it instead", c->listen.v[i], c->mail_owner);
-        rc = -1;
-    }
     config_free(c);
     return rc;
 }
@@ -264,6 +312,7 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
         return;
     if (reload_check(d, err, sizeof err) < 0) {
         log_err(NULL, "reload: configuration error: %s; still running with the previous one", err);
+        write_reload_refusal(d->cfg, err);
         return;
     }
     log_notice(NULL, "reload: the configuration is valid: restarting in place");
@@ -284,7 +333,10 @@ static void reexec(sluiced *d, char **argv)
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
     if (n > 0) {
         self[n] = 0;
-        execv(self, argv);      /* fails when the file was replaced: " (deleted)" */
+        char *del = strstr(self, " (deleted)");   /* replaced by an upgrade: the new one */
+        if (del && !del[10])
+            *del = 0;
+        execv(self, argv);
     }
     execv("/proc/self/exe", argv);
     log_err(NULL, "reload: cannot exec /proc/self/exe: %s; trying %s", strerror(errno), argv[0]);
@@ -440,12 +492,16 @@ int main(int argc, char **argv)
         sigset_t stops, old;        /* stopping already: a late signal must not kill the */
         sigemptyset(&stops);        /* process halfway through shutdown_all (freeing the */
         sigaddset(&stops, SIGTERM); /* events restores the default handlers: blocked */
-        sigaddset(&stops, SIGINT);  /* meanwhile, ignored after) */
+        sigaddset(&stops, SIGINT);  /* meanwhile, ignored after; HUP and USR1 stay ignored */
+        sigaddset(&stops, SIGHUP);  /* across a reload's exec too, until the new image has */
+        sigaddset(&stops, SIGUSR1); /* its handlers - a logrotate then must not kill it) */
         sigprocmask(SIG_BLOCK, &stops, &old);
         for (int i = 0; i < 4; i++)
             event_free(sigs[i]);
         signal(SIGTERM, SIG_IGN);
         signal(SIGINT, SIG_IGN);
+        signal(SIGHUP, SIG_IGN);
+        signal(SIGUSR1, SIG_IGN);
         sigprocmask(SIG_SETMASK, &old, NULL);
     }
     shutdown_all(&d);

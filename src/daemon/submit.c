@@ -70,8 +70,8 @@ static void on_mail(smtpd_session *s, const char *sender, smtpd_reply *r)
         need = base;
     uint64_t room = spool_room(d->sp);
     storage_note(d, room, base);
-    if (room >= need)
-        return;
+    if (room >= need && (declared <= 0 || (uint64_t)declared <= room / 2))   /* Postfix too: */
+        return;                                          /* a message fills at most half */
     r->code = 452;
     snprintf(r->text, sizeof r->text, "4.3.1 Insufficient system storage");
     r->policy = "queue_minfree";
@@ -175,11 +175,10 @@ static int take_inherited(int *fds, int n, const netaddr *addr)
     return -1;
 }
 
-/* open_listener - listen on addr: on the inherited socket when there is one */
-static smtpd_listener *open_listener(sluiced *d, const netaddr *addr, const smtpd_opts *o,
-                                     int *fds, int nfds, char *err, int errlen)
+/* open_listener - listen on addr: on the inherited socket fd when there is one (>= 0) */
+static smtpd_listener *open_listener(sluiced *d, const netaddr *addr, const smtpd_opts *o, int fd,
+                                     char *err, int errlen)
 {
-    int fd = take_inherited(fds, nfds, addr);
     if (fd < 0)
         return smtpd_listen(d->base, addr, o, err, errlen);
     smtpd_listener *l = smtpd_listen_fd(d->base, fd, o, err, errlen);
@@ -211,21 +210,30 @@ int submit_listen(sluiced *d, char *err, int errlen)
     };
     int fds[HANDOVER_MAX];
     int nfds = inherited_fds(fds, HANDOVER_MAX), rc = 0;
+    int *mine = xcalloc((size_t)c->n_listen_addrs + 1, sizeof *mine);
+    for (int i = 0; i < c->n_listen_addrs; i++)
+        mine[i] = take_inherited(fds, nfds, &c->listen_addrs[i]);
+    for (int i = 0; i < nfds; i++)   /* addresses no longer configured: closed before the */
+        if (fds[i] >= 0)              /* new ones bind (127.0.0.1:25 after 0.0.0.0:25) */
+            close(fds[i]);
     d->listeners = xcalloc((size_t)c->n_listen_addrs + 1, sizeof *d->listeners);
-    for (int i = 0; i < c->n_listen_addrs && rc == 0; i++) {
+    for (int i = 0; i < c->n_listen_addrs; i++) {
         char e[256];
-        smtpd_listener *l = open_listener(d, &c->listen_addrs[i], &o, fds, nfds, e, sizeof e);
-        if (!l) {
+        if (rc) {   /* an earlier one failed: the start ends, nothing more to open */
+            if (mine[i] >= 0)
+                close(mine[i]);
+            continue;
+        }
+        smtpd_listener *l = open_listener(d, &c->listen_addrs[i], &o, mine[i], e, sizeof e);
+        if (!l) {   /* open_listener closed an inherited socket it could not use */
             snprintf(err, (size_t)errlen, "listen = %s: %s", c->listen.v[i], e);
             rc = -1;
-            break;
+            continue;
         }
         d->listeners[d->nlisteners++] = l;
         log_info(NULL, "listening for SMTP on %s", smtpd_listener_name(l));
     }
-    for (int i = 0; i < nfds; i++)   /* addresses no longer configured */
-        if (fds[i] >= 0)
-            close(fds[i]);
+    free(mine);
     return rc;
 }
 

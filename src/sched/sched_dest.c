@@ -60,6 +60,7 @@ sched_dest *sched_dest_get(sched *s, const char *key, const sched_target *t)
         shape_restore(&d->sh, saved, clock_now_us());
         json_int_t rl = json_integer_value(json_object_get(saved, "recipient_limit"));
         d->rcpt_limit = rl > 0 && rl < 100000 ? (int)rl : 0;
+        d->rcpt_limit_us = clock_now_us();   /* kept a day from this start */
     }
     hmap_put(s->dests, key, d);
     log_debug(NULL, "destination %s: concurrency %d, rate delay %lldms, TLS %s", key, d->sh.conc,
@@ -135,9 +136,14 @@ static void *take_idle(sched_dest *d)
 
 /* split_head - the first ready job cut to the receiver's recipients per transaction, the
  * rest queued right behind it */
-static void split_head(sched_dest *d)
+static void split_head(sched_dest *d, int64_t now)
 {
     sched_job *j = d->ready;
+    if (d->rcpt_limit && now - d->rcpt_limit_us > RCPT_LIMIT_KEEP_US) {
+        log_info(NULL, "%s: recipients per transaction learned a day ago (%d): trying %s again",
+                 d->key, d->rcpt_limit, "smtp_destination_recipient_limit");
+        d->rcpt_limit = 0;   /* receivers change their limits: learn it anew */
+    }
     if (!d->rcpt_limit || j->n <= d->rcpt_limit || !j->m)
         return;
     sched_job *rest = sched_job_split(j, d->rcpt_limit);
@@ -152,7 +158,6 @@ static void split_head(sched_dest *d)
 /* start_job - the first ready job of d on sess */
 static void start_job(sched *s, sched_dest *d, void *sess, int64_t now)
 {
-    split_head(d);
     sched_job *j = d->ready;
     d->ready = j->next;
     if (!d->ready)
@@ -243,6 +248,7 @@ static int try_start(sched *s, sched_dest *d, int64_t now, int64_t *wake)
             *wake = at;
         return 0;
     }
+    split_head(d, now);   /* before the warm-up check: the cut piece may fit today */
     if (!sched_source_may_start(d, d->ready->n, now, wake))
         return 0;
     void *sess = take_idle(d);

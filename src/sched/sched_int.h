@@ -62,6 +62,8 @@ typedef struct idle_sess {
     int64_t opened_us;
 } idle_sess;
 
+#define RCPT_LIMIT_KEEP_US (24 * 3600 * 1000000LL)
+
 struct sched_dest {
     char *key;
     sched_target t;            /* owns hosts */
@@ -89,6 +91,7 @@ struct sched_dest {
     int setup_warned;          /* "wants a login or TLS" (530 to MAIL) logged */
     int rcpt_limit;            /* recipients per transaction the receiver takes (learned from
                                   452 4.5.3 after that many were accepted; 0: unknown) */
+    int64_t rcpt_limit_us;     /* when it was learned: forgotten after RCPT_LIMIT_KEEP_US */
     char *last_reply;
     src_addr *src;             /* the address it sends from (a "SITE via ADDRESS"
                                   destination), or NULL */

@@ -9,6 +9,7 @@
  * goes to double_bounce_recipient, or is logged and dropped.
  * One log line per recipient and attempt, with the fields of Postfix's smtp lines (or the
  * same event as a JSON object with log_format = json). */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,6 +177,28 @@ static int our_setup(const sched_result *r)
     return r->code == 530 && r->stage == SMTPC_ST_MAIL;
 }
 
+/* login_failed - our SMTP AUTH was refused (or impossible): the client's local 4.7.0 */
+static int login_failed(const sched_result *r)
+{
+    return !r->code && !strcmp(r->enh, "4.7.0") && r->text &&
+           !strncmp(r->text, "SASL authentication failed", 26);
+}
+
+/* suspend - a refused login holds for every message to the destination: like Postfix's
+ * "delivery temporarily suspended", no new connection there for minimal_backoff_time (each
+ * would try the same password again, and an ESP may lock the account); returns when the
+ * destination can be tried again */
+static int64_t suspend(sched *s, sched_dest *d, const sched_result *r, int64_t now)
+{
+    int64_t until = now + s->cfg->minimal_backoff_time_ms * 1000;
+    if (d->sh.paused_until_us < until) {
+        d->sh.paused_until_us = until;
+        log_warn(NULL, "%s: delivery temporarily suspended for %llds: %s", d->key,
+                 (long long)(s->cfg->minimal_backoff_time_ms / 1000), r->text);
+    }
+    return d->sh.paused_until_us;
+}
+
 /* outcome_of - what happens to recipient i of j */
 static enum outcome outcome_of(const sched *s, const sched_job *j, int i, int64_t now)
 {
@@ -305,8 +328,9 @@ static int too_many_rcpts(const sched_result *r)
     if (r->stage != SMTPC_ST_RCPT || r->code < 400 || r->code >= 500)
         return 0;
     const char *t = r->text ? r->text : "";
-    if (strcasestr(t, "rate"))
-        return 0;
+    for (const char *p = t; (p = strcasestr(p, "rate")); p += 4)   /* the word, not "separately" */
+        if ((p == t || !isalpha((unsigned char)p[-1])) && !isalpha((unsigned char)p[4]))
+            return 0;
     return r->enh[0] ? strcmp(r->enh + 1, ".5.3") == 0 : strcasestr(t, "too many recipients") != NULL;
 }
 
@@ -319,11 +343,12 @@ static int rcpt_overflow(sched_job *j)
     int hit = 0;
     for (int i = 0; i < j->n && !hit; i++)
         hit = too_many_rcpts(&j->res[i]);
-    if (!hit || j->rcpt_ok < 1 || !j->dest)
+    if (!hit || j->rcpt_ok < 2 || !j->dest)   /* one: a per-message cap is no pattern yet */
         return 0;
     sched_dest *d = j->dest;
     if (!d->rcpt_limit || j->rcpt_ok < d->rcpt_limit) {
         d->rcpt_limit = j->rcpt_ok;
+        d->rcpt_limit_us = clock_now_us();
         log_notice(NULL, "%s takes %d recipients per transaction (452 4.5.3 after that many): "
                    "transactions are cut to %d from now on", d->key, d->rcpt_limit, d->rcpt_limit);
     }
@@ -373,6 +398,8 @@ void sched_apply_results(sched *s, sched_job *j)
         } else if (overflow && o[i] == OUT_DEFER &&
                    (too_many_rcpts(r) || r->code == 421 || r->code == 0)) {
             retry_at[i] = now;   /* our transaction was too big: at once, cut to size */
+        } else if (o[i] == OUT_DEFER && login_failed(r) && j->dest) {
+            retry_at[i] = suspend(s, j->dest, r, now);
         } else if (s->classify) {
             retry_at[i] = shape_one(s, j, i, why[i], &cr, &applied, now);
             crp = &cr;

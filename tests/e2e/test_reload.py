@@ -4,6 +4,7 @@ the listening socket is handed over, so no client is ever refused a connection, 
 queue afterwards holds exactly the messages clients were told were queued.  An invalid
 configuration is refused: `sluice reload` says why and signals nothing, a bare SIGHUP is
 logged, and sluiced keeps running with the previous one."""
+import os
 import signal
 import smtplib
 import socket
@@ -109,6 +110,37 @@ class Reload(unittest.TestCase):
         self.set_banner("fixed")
         self.d.sluice("reload")
         self.assertIn("fixed", banner(self.d.port))
+
+    def test_signals_during_a_reload(self):
+        pid = self.d.proc.pid
+        self.set_banner("again")
+        self.d.proc.send_signal(signal.SIGHUP)
+        time.sleep(0.005)
+        self.d.proc.send_signal(signal.SIGHUP)   # mid-reload: neither may kill it
+        self.d.proc.send_signal(signal.SIGUSR1)  # (logrotate)
+        st.wait_for(lambda: "again" in banner(self.d.port), what="the new banner")
+        time.sleep(0.2)
+        self.assertIsNone(self.d.proc.poll())
+        self.assertEqual(self.d.proc.pid, pid)
+        self.assertIn("again", banner(self.d.port))
+
+    @unittest.skipUnless(os.geteuid() == 0, "needs root to drop to mail_owner")
+    def test_what_the_unprivileged_daemon_cannot_open_is_refused(self):
+        d = st.Daemon(mail_owner="nobody", smtpd_banner="$myhostname ESMTP first")
+        self.addCleanup(d.cleanup)
+        os.chmod(d.dir, 0o755)   # mail_owner must reach the queue directory
+        d.start()
+        locked = os.path.join(d.dir, "rootonly")
+        os.mkdir(locked, 0o700)
+        d.params["maillog_file"] = os.path.join(locked, "mail.log")
+        d.params["smtpd_banner"] = "$myhostname ESMTP unopenable"
+        d.write_conf()
+        r = d.sluice("reload", check=False)
+        self.assertEqual(r.returncode, 78, r.stderr)
+        self.assertIn(b"maillog_file", r.stderr)
+        self.assertIn(b"as nobody", r.stderr)
+        self.assertIsNone(d.proc.poll())
+        self.assertIn("first", banner(d.port))
 
     def test_usr1_only_reopens_the_log(self):
         self.set_banner("unread")

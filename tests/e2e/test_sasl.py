@@ -27,7 +27,8 @@ USER, PASSWORD = "apikey", "s3cret-Pa55:with-colon"
 class FakeESP:
     """A smarthost: STARTTLS (when given a certificate), AUTH PLAIN LOGIN after TLS."""
 
-    def __init__(self, cert=None, key=None, password=PASSWORD):
+    def __init__(self, cert=None, key=None, password=PASSWORD, ignore_initial=False):
+        self.ignore_initial = ignore_initial   # answer AUTH PLAIN's initial response with 334
         self.ctx = None
         if cert:
             self.ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -109,7 +110,10 @@ class FakeESP:
 
     def auth(self, s, args):
         mech = args[0].upper()
-        if mech == "PLAIN":
+        if mech == "PLAIN" and self.ignore_initial:
+            self.send(s, "334 ")
+            _, user, pw = base64.b64decode(self.readline(s)).decode().split("\0")
+        elif mech == "PLAIN":
             _, user, pw = base64.b64decode(args[1]).decode().split("\0")
         else:
             self.send(s, "334 VXNlcm5hbWU6")
@@ -163,22 +167,35 @@ class Sasl(unittest.TestCase):
         self.assertIn("AUTH PLAIN ********", d.logtext())   # the debug log shows no secret
         self.no_secret_anywhere(d)
 
+    def test_plain_when_the_initial_response_is_ignored(self):
+        esp = FakeESP(self.cert, self.key, ignore_initial=True)
+        self.addCleanup(esp.close)
+        self.relay_through(esp)
+        st.wait_for(lambda: esp.accepted, what="the ESP to accept the message")
+        self.assertEqual(esp.accepted, [f"{USER}/PLAIN"])
+
     def test_login_mechanism_filter(self):
         esp = FakeESP(self.cert, self.key)
         self.addCleanup(esp.close)
-        self.relay_through(esp, smtp_sasl_mechanism_filter="login")
+        self.relay_through(esp, smtp_sasl_mechanism_filter=["!plain", "!cram-md5"])
         st.wait_for(lambda: esp.accepted, what="the ESP to accept the message")
         self.assertEqual(esp.accepted, [f"{USER}/LOGIN"])
 
     def test_wrong_password_defers(self):
         esp = FakeESP(self.cert, self.key, password="another")
         self.addCleanup(esp.close)
-        d = self.relay_through(esp)
+        d = self.relay_through(esp, initial_destination_concurrency=2)
+        for k in range(9):
+            d.sluice("send", "-f", "app@app.test", f"u{k}@dest.test", input=b"Subject: more\n\nx\n")
         st.wait_for(lambda: "SASL authentication failed" in d.logtext(), what="the failure")
+        time.sleep(1.0)
         q = d.queue()
-        self.assertEqual(len(q), 1)
-        reason = q[0]["recipients"][0]["delay_reason"]
-        self.assertIn("535 5.7.8", reason)
+        self.assertEqual(len(q), 10)
+        tries = [l for _, l in esp.lines if l.upper().startswith("AUTH")]
+        self.assertLessEqual(len(tries), 2, "the same wrong password was tried for every message")
+        self.assertIn("delivery temporarily suspended", d.logtext())
+        reasons = [m["recipients"][0].get("delay_reason", "") for m in q]
+        self.assertTrue(any("535 5.7.8" in r for r in reasons), reasons)
         self.assertIn("status=deferred", d.logtext())
         self.assertNotIn("status=bounced", d.logtext())
         self.assertEqual(esp.accepted, [])

@@ -523,6 +523,13 @@ static void test_learned_recipient_limit(void **state)
     assert_null(strstr(text, "rate_limited"));
     free(text);
     json_decref(st);
+    clock_advance(25 * 3600 * SEC);   /* a day later the limit is learned anew */
+    fa.max_job_n = 0;
+    const char *r3[4] = {"c1@d1.test", "c2@d1.test", "c3@d1.test", "c4@d1.test"};
+    qid_t q3 = submit("s@src.test", r3, 4, 0);
+    settle();
+    assert_null(spool_find(sp, q3));
+    assert_int_equal(fa.max_job_n, 4);
     stop();
 }
 
