@@ -3,9 +3,9 @@
  * libconfig 1.5 (Debian 12) reads a decimal literal without an L suffix as a 32-bit int and
  * silently wraps anything larger: "message_size_limit = 5000000000;" would arrive as
  * 705032704.  Postfix admins write byte counts that size, so before libconfig sees the text
- * every integer literal (decimal or hex) outside strings and comments that does not fit 32 bits gets the L
- * that makes it a 64-bit integer.  Literals too large even for 64 bits are left alone: they
- * still wrap (to a value the parameter checks then refuse) or libconfig reports them. */
+ * every integer literal (decimal or hex) outside strings and comments gets the L that makes
+ * it a 64-bit integer - every one, not only the large ones, so that the elements of an
+ * array keep one type ([1, 5000000000]).  Floats (1.5, 5e9, 1.0e+50) are left alone. */
 #include "config/config.h"
 
 #include <ctype.h>
@@ -40,20 +40,17 @@ static size_t skip_comment(const char *s, size_t i, size_t n)
     return i;
 }
 
-/* needs_l - the integer literal s[a..b) (base 10 or 16) does not fit an int */
-static int needs_l(const char *s, size_t a, size_t b, size_t n, int base)
+/* needs_l - the integer literal s[a..b) has no suffix yet and is not part of a float */
+static int needs_l(const char *s, size_t b, size_t n)
 {
-    if (b < n && (s[b] == 'L' || s[b] == '.' || s[b] == 'e' || s[b] == 'E' ||
-                  isalpha((unsigned char)s[b]) || s[b] == '_'))
-        return 0;   /* already 64-bit, a float, or part of something else */
-    char digits[32];
-    if (b - a >= sizeof digits)
-        return 0;
-    memcpy(digits, s + a, b - a);
-    digits[b - a] = 0;
-    errno = 0;
-    long long v = strtoll(digits, NULL, base);
-    return errno == 0 && (v > INT_MAX || v < INT_MIN);
+    return !(b < n && (s[b] == 'L' || s[b] == '.' || s[b] == 'e' || s[b] == 'E' ||
+                       isalpha((unsigned char)s[b]) || s[b] == '_'));
+}
+
+/* in_exponent - the sign at s[i] belongs to a float's exponent ("1.0e+5") */
+static int in_exponent(const char *s, size_t i)
+{
+    return i > 0 && (s[i] == '+' || s[i] == '-') && (s[i - 1] == 'e' || s[i - 1] == 'E');
 }
 
 /* literal_end - the end of the integer literal at s[i] (digits, or 0x and hex digits) */
@@ -100,15 +97,15 @@ char *config_widen_ints(const char *s)
         int starts = isdigit((unsigned char)s[i]) ||
                      (s[i] == '-' && i + 1 < n && isdigit((unsigned char)s[i + 1]));
         int inside_word = i > 0 && (isalnum((unsigned char)s[i - 1]) || s[i - 1] == '_' ||
-                                    s[i - 1] == '.');
+                                    s[i - 1] == '.' || in_exponent(s, i - 1) ||
+                                    (s[i] == '-' && in_exponent(s, i)));
         if (!starts || inside_word) {
             i++;
             continue;
         }
-        size_t a = i;
         int base;
         i = literal_end(s, i, n, &base);
-        if (needs_l(s, a, i, n, base)) {
+        if (needs_l(s, i, n)) {
             dbuf_put(&out, s + copied, i - copied);
             dbuf_putc(&out, 'L');
             copied = i;
