@@ -100,6 +100,10 @@ static void send_error(ctl_conn *c, int code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    if (!smtp_utf8_valid((const unsigned char *)msg, strlen(msg)))   /* JSON takes nothing else */
+        for (char *p = msg; *p; p++)   /* (a parser's "near '...'" quoting the request, a cut) */
+            if ((unsigned char)*p > 0x7f)
+                *p = '?';
     send_json(c, json_pack("{s:b,s:s,s:i}", "ok", 0, "error", msg, "exit", code));
 }
 

@@ -5,7 +5,8 @@
  * a submit or a queue change waited for the spool stayed unread), and that an envelope
  * address that would change the SMTP command it goes into (a CR or LF, an angle bracket, a
  * blank outside quotes) is refused with the reason on the socket and set aside from the
- * maildrop, never queued (both found by fuzz_control and fuzz_maildrop). */
+ * maildrop, never queued (both found by fuzz_control and fuzz_maildrop), and that a request
+ * that is not JSON is answered even when the error quotes bytes that are not UTF-8. */
 #include <errno.h>
 #include <jansson.h>
 #include <setjmp.h>
@@ -200,6 +201,22 @@ static void test_unsafe_addresses(void **state)
     delete_all();
 }
 
+/* test_bad_request_answered - a request that is not JSON gets its error even when the
+ * parser's message quotes bytes that are not UTF-8 (that error could not be put into JSON
+ * and was never sent: the client waited for ever; found by fuzz_control) */
+static void test_bad_request_answered(void **state)
+{
+    (void)state;
+    static const char req[] = "{\"cmd\":\"j\\u0\xd0\x99\"}\n{\"cmd\":\"p\xffng\"}\n\xff\n{\"cmd\":\"ping\"}\n";
+    dbuf out = {0};
+    exchange(req, sizeof req - 1, 4, &out);
+    assert_int_equal(finals(&out), 4);
+    dbuf_putc(&out, 0);
+    assert_non_null(strstr((const char *)out.data, "\"error\":\"bad request: invalid escape"));
+    assert_non_null(strstr((const char *)out.data, "\"pid\""));
+    dbuf_free(&out);
+}
+
 /* drop - a maildrop file named name holding the submit request */
 static void drop(const char *name, const char *sender, const char *rcpt)
 {
@@ -244,6 +261,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_pipelined, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unsafe_addresses, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_request_answered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_maildrop_unsafe_address, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
