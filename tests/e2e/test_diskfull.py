@@ -143,17 +143,21 @@ class DiskFull(unittest.TestCase):
         self.assertLess(self.d.logtext().count("could not be made durable"), 10)
 
 
+@unittest.skipUnless(can_mount(), "needs root and a tmpfs mount")
 class DeclaredSize(unittest.TestCase):
-    """MAIL FROM's SIZE= counts: the room must stay at queue_minfree after the message."""
+    """MAIL FROM's SIZE= counts, on a 256 MB tmpfs nothing else writes to: the room must
+    stay at queue_minfree after the message, and a message may fill at most half of it."""
 
     def test_size_against_queue_minfree(self):
-        d = st.Daemon(spool_segment_size="1m", message_size_limit="1g")
+        tmp = tempfile.mkdtemp(prefix="sluice-size-")
+        mnt = os.path.join(tmp, "fs")
+        os.mkdir(mnt)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256m", "tmpfs", mnt], check=True)
+        qdir = os.path.join(mnt, "q")
+        d = st.Daemon(workdir=tmp, queue_directory=qdir, spool_segment_size="1m",
+                      message_size_limit="60m", queue_minfree="210m")
+        d.qdir = qdir
         try:
-            free = shutil.disk_usage(os.path.dirname(d.qdir)).free
-            if free < 2 << 30:
-                self.skipTest("needs 2 GB free on the temporary directory's file system")
-            d.params["queue_minfree"] = free - (200 << 20)
-            d.write_conf()
             d.start()
 
             def mail(size):
@@ -166,13 +170,22 @@ class DeclaredSize(unittest.TestCase):
                 c.close()
                 return code, lines[-1]
 
-            self.assertEqual(mail(None)[0], 250)
-            self.assertEqual(mail(50 << 20)[0], 250)   # 150 MB to spare afterwards
-            code, text = mail(400 << 20)                # would leave 200 MB under queue_minfree
+            self.assertEqual(mail(None)[0], 250)        # ~254 MB free, 210 MB to keep
+            self.assertEqual(mail(20 << 20)[0], 250)    # 24 MB to spare after it
+            code, text = mail(50 << 20)                 # would leave less than queue_minfree
             self.assertEqual(code, 452)
             self.assertIn("4.3.1 Insufficient system storage", text)
+            d.stop()
+            d.params["queue_minfree"] = 0
+            d.params["message_size_limit"] = "150m"     # keep 225 MB free: the fs has ~254
+            d.write_conf()
+            d.start()
+            self.assertEqual(mail(20 << 20)[0], 250)
+            self.assertEqual(mail(140 << 20)[0], 452)   # over half of the room
         finally:
             d.cleanup()
+            subprocess.run(["umount", "-l", mnt])
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
