@@ -29,7 +29,7 @@ struct ctl_server {
     struct ctl_conn *conns;
 };
 
-enum conn_state { CTL_REQUEST, CTL_BODY, CTL_BUSY, CTL_LISTING };
+enum conn_state { CTL_REQUEST, CTL_BODY, CTL_BUSY, CTL_LISTING, CTL_DOOMED };
 
 typedef struct ctl_conn {
     ctl_server *srv;
@@ -449,7 +449,8 @@ static void run_submit(ctl_conn *c, const uint8_t *msg, size_t len)
     cleanup_in in = {.sender = sender, .rcpts = rcpts, .nrcpt = n, .msg = msg, .len = len,
                      .local = 1, .uid = (long)c->uid,
                      .fullname = json_string_value(json_object_get(req, "fullname")),
-                     .origin = json_string_value(json_object_get(req, "origin")),
+                     .origin = NULL,   /* the maildrop's alone: a client's could make the next */
+                                       /* start skip (and delete) someone's maildrop file */
                      .flags = (uint32_t)json_integer_value(json_object_get(req, "flags")) &
                               (MSGF_8BITMIME | MSGF_SMTPUTF8)};
     c->pending++;
@@ -551,10 +552,14 @@ static void read_requests(ctl_conn *c, struct bufferevent *bev)
     struct evbuffer *in = bufferevent_get_input(bev);
     for (;;) {
         if (c->state == CTL_BODY) {
-            if (evbuffer_get_length(in) < c->need)
+            if (c->req && evbuffer_get_length(in) < c->need)
                 return;
-            if (!c->req) {   /* refused: discard */
-                evbuffer_drain(in, c->need);
+            if (!c->req) {   /* refused: discard as it comes, never held */
+                size_t have = evbuffer_get_length(in), take = have < c->need ? have : c->need;
+                evbuffer_drain(in, take);
+                c->need -= take;
+                if (c->need)
+                    return;
                 c->state = CTL_REQUEST;
                 continue;
             }
@@ -573,6 +578,7 @@ static void read_requests(ctl_conn *c, struct bufferevent *bev)
             if (evbuffer_get_length(in) > CTL_MAX_LINE) {
                 send_error(c, 64, "request line too long");
                 bufferevent_disable(bev, EV_READ);
+                c->state = CTL_DOOMED;   /* closed once the error is out (on_write) */
             }
             return;
         }
@@ -597,6 +603,8 @@ static void on_write(struct bufferevent *bev, void *arg)
     (void)bev;
     if (c->state == CTL_LISTING)
         list_more(c);
+    else if (c->state == CTL_DOOMED)
+        conn_free(c);
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg)

@@ -21,6 +21,17 @@ struct dkim_skey {
     int bits;
 };
 
+/* no_passphrase - OpenSSL's passphrase callback: an encrypted key is refused, never prompted
+ * for on a terminal */
+static int no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+    (void)buf;
+    (void)size;
+    (void)rwflag;
+    (void)u;
+    return -1;
+}
+
 dkim_skey *dkim_skey_load(const char *domain, const char *selector, const char *path, char *err,
                         int errlen)
 {
@@ -29,7 +40,7 @@ dkim_skey *dkim_skey_load(const char *domain, const char *selector, const char *
         snprintf(err, (size_t)errlen, "%s: cannot read: %m", path);
         return NULL;
     }
-    EVP_PKEY *p = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+    EVP_PKEY *p = PEM_read_PrivateKey(f, NULL, no_passphrase, NULL);
     fclose(f);
     if (!p) {
         snprintf(err, (size_t)errlen, "%s: not a PEM private key (or one with a passphrase)", path);

@@ -59,6 +59,21 @@ static int find_addr(const src_table *t, const netaddr *a)
     return -1;
 }
 
+/* same_addr - the first word of entry and text name the same address (2001:db8::1 and
+ * 2001:DB8:0::1 do) */
+static int same_addr(const char *entry, const char *text)
+{
+    char word[64];
+    netaddr a, b;
+    size_t n = strcspn(entry, " \t");
+    if (n >= sizeof word)
+        return 0;
+    memcpy(word, entry, n);
+    word[n] = 0;
+    return parse_addr(word, &a) == 0 && parse_addr(text, &b) == 0 && a.len == b.len &&
+           !memcmp(&a.ss, &b.ss, a.len);
+}
+
 /* find_class - the index of class name in t, or -1 */
 static int find_class(const src_table *t, const char *name)
 {
@@ -123,8 +138,7 @@ static int implicit_class(src_table *t, const sl_config *c, char *err, int errle
     const char *binds[2] = {c->smtp_bind_address, c->smtp_bind_address6}, *pick = NULL;
     for (int b = 0; b < 2; b++)
         for (int i = 0; binds[b][0] && i < c->ip_warmup_schedule.n; i++) {
-            size_t n = strcspn(c->ip_warmup_schedule.v[i], " \t");
-            if (n != strlen(binds[b]) || strncmp(c->ip_warmup_schedule.v[i], binds[b], n))
+            if (!same_addr(c->ip_warmup_schedule.v[i], binds[b]))
                 continue;
             if (pick && pick != binds[b]) {
                 snprintf(err, (size_t)errlen, "ip_warmup_schedule: both smtp_bind_address and smtp_bind_address6 "

@@ -254,6 +254,123 @@ static void test_maildrop_unsafe_address(void **state)
     delete_all();
 }
 
+/* ctl_connect_raw - a non-blocking connection to the control socket */
+static int ctl_connect_raw(void)
+{
+    struct sockaddr_un sun = {.sun_family = AF_UNIX};
+    char *path = ctl_socket_path(D.cfg->queue_directory);
+    snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
+    free(path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sun, sizeof sun), 0);
+    return fd;
+}
+
+/* rss_kb - this process's resident size (the daemon's parts run in it) */
+static long rss_kb(void)
+{
+    long pages = 0, rss = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
+            rss = 0;
+        fclose(f);
+    }
+    return rss * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+/* pump - the loop and the socket a while: what arrives goes to out; returns 1 at EOF */
+static int pump(int fd, dbuf *out, int rounds)
+{
+    for (int i = 0; i < rounds; i++) {
+        event_base_loop(D.base, EVLOOP_NONBLOCK);
+        char buf[4096];
+        ssize_t k;
+        while ((k = recv(fd, buf, sizeof buf, 0)) > 0)
+            dbuf_put(out, buf, (size_t)k);
+        if (k == 0)
+            return 1;
+        usleep(50);
+    }
+    return 0;
+}
+
+/* test_refused_size_not_held - a submit over message_size_limit is refused at once and its
+ * bytes are thrown away as they come: a local user cannot fill the daemon's memory */
+static void test_refused_size_not_held(void **state)
+{
+    (void)state;
+    int fd = ctl_connect_raw();
+    char line[200];
+    int n = snprintf(line, sizeof line, "{\"cmd\":\"submit\",\"sender\":\"a@b.test\",\"rcpts\":"
+                     "[\"c@d.test\"],\"size\":%lld}\n", (long long)D.cfg->message_size_limit * 4);
+    assert_int_equal(send(fd, line, (size_t)n, 0), n);
+    dbuf out = {0};
+    pump(fd, &out, 200);
+    dbuf_putc(&out, 0);
+    assert_non_null(strstr((const char *)out.data, "message too large"));
+    static char chunk[65536];
+    memset(chunk, 'x', sizeof chunk);
+    long before = rss_kb();
+    size_t sent = 0;
+    while (sent < (size_t)D.cfg->message_size_limit * 2) {   /* 20 MB of the 40 claimed */
+        ssize_t k = send(fd, chunk, sizeof chunk, 0);
+        if (k > 0)
+            sent += (size_t)k;
+        event_base_loop(D.base, EVLOOP_NONBLOCK);
+    }
+    for (int i = 0; i < 100; i++)
+        event_base_loop(D.base, EVLOOP_NONBLOCK);
+    assert_true(rss_kb() - before < 4096);   /* held, it would be 20 MB */
+    close(fd);
+    settle();
+    dbuf_free(&out);
+}
+
+/* test_long_line_closes - a request line over the limit gets its error, then the daemon
+ * closes the connection (it used to stop reading and keep it forever) */
+static void test_long_line_closes(void **state)
+{
+    (void)state;
+    int fd = ctl_connect_raw();
+    static char chunk[65536];
+    memset(chunk, 'x', sizeof chunk);
+    dbuf out = {0};
+    int eof = 0;
+    for (int i = 0; i < 40 && !eof; i++) {   /* 2.6 MB without a newline */
+        (void)send(fd, chunk, sizeof chunk, 0);
+        eof = pump(fd, &out, 5);
+    }
+    for (int i = 0; i < 40 && !eof; i++)
+        eof = pump(fd, &out, 50);
+    assert_true(eof);
+    dbuf_putc(&out, 0);
+    assert_non_null(strstr((const char *)out.data, "request line too long"));
+    close(fd);
+    dbuf_free(&out);
+}
+
+/* test_origin_ignored - a client cannot claim a maildrop file's origin (the next start would
+ * take that file for imported and delete it) */
+static void test_origin_ignored(void **state)
+{
+    (void)state;
+    json_t *req = json_pack("{s:s,s:s,s:[s],s:i,s:s}", "cmd", "submit", "sender", "a@b.test", "rcpts",
+                            "c@d.test", "size", (int)(sizeof msg - 1), "origin", "maildrop:X.1");
+    char *line = json_dumps(req, JSON_COMPACT);
+    dbuf b = {0}, out = {0};
+    dbuf_printf(&b, "%s\n%s", line, msg);
+    exchange((const char *)b.data, b.len, 1, &out);
+    qmsg *m = spool_first(D.sp);
+    assert_non_null(m);
+    assert_null(m->origin);
+    free(line);
+    json_decref(req);
+    dbuf_free(&b);
+    dbuf_free(&out);
+    delete_all();
+}
+
 int main(void)
 {
     log_set_level(SL_FATAL);
@@ -263,6 +380,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unsafe_addresses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_request_answered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_maildrop_unsafe_address, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refused_size_not_held, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_long_line_closes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_origin_ignored, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -868,6 +868,26 @@ static const char *day_text(int days, char *buf)
     return buf;
 }
 
+/* test_warmup_address_spelling - a schedule names the bind address by value, not by text */
+static void test_warmup_address_spelling(void **state)
+{
+    (void)state;
+    char err[512];
+    const char *ok = "smtp_bind_address6 = \"2001:db8::1\";\n"
+                     "ip_warmup_schedule = [\"2001:DB8:0:0::1 2026-12-01 1000\"];\n";
+    const char *other = "smtp_bind_address6 = \"2001:db8::1\";\n"
+                        "ip_warmup_schedule = [\"2001:db8::2 2026-12-01 1000\"];\n";
+    sl_config *c = config_load_text(ok, "t.conf", NULL, 0, err, sizeof err);
+    assert_non_null(c);
+    assert_int_equal(sched_sources_check(c, err, sizeof err), 0);
+    config_free(c);
+    c = config_load_text(other, "t.conf", NULL, 0, err, sizeof err);
+    assert_non_null(c);
+    assert_int_equal(sched_sources_check(c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "must be smtp_bind_address"));
+    config_free(c);
+}
+
 static void test_warmup(void **state)
 {
     (void)state;
@@ -931,6 +951,7 @@ int main(void)
         cmocka_unit_test(test_rate_delay),
         cmocka_unit_test(test_recipient_limit_and_mixed),
         cmocka_unit_test(test_learned_recipient_limit),
+        cmocka_unit_test(test_warmup_address_spelling),
         cmocka_unit_test(test_routing),
         cmocka_unit_test(test_relayhost_and_shared_site),
         cmocka_unit_test(test_fairness),
