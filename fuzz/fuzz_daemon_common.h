@@ -30,6 +30,7 @@
 #include "common/log.h"
 #include "common/qid.h"
 #include "daemon/sluiced.h"
+#include "fuzz_never.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -38,19 +39,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static sluiced D;
 static char rig_dir[64];
-
-/* check - abort when an invariant is broken */
-static void check(int ok)
-{
-    if (!ok)
-        abort();
-}
-
-/* never_open, never_run, never_close, never_mx - every route is an error: unused */
-static void *never_open(void *ctx, sched_dest *d, const sched_target *t) { abort(); }
-static void never_run(void *ctx, void *sess, sched_job *j) { abort(); }
-static void never_close(void *ctx, void *sess) { abort(); }
-static void never_mx(void *ctx, const char *domain, dns_mx_cb cb, void *arg) { abort(); }
 
 /* write_key - a new Ed25519 private key as PEM at path */
 static void write_key(const char *path)

@@ -21,6 +21,7 @@
 #include "config/config.h"
 #include "queue/spool.h"
 #include "sched/sched_int.h"
+#include "fuzz_never.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -31,19 +32,6 @@ static sl_config *cfg;
 static spool *sp;
 static char path[300];
 static char dir[] = "/tmp/fuzz-shaping-XXXXXX";
-
-/* check - abort when an invariant is broken */
-static void check(int ok)
-{
-    if (!ok)
-        abort();
-}
-
-/* never_open, never_run, never_close, never_mx - the scheduler gets no message: unused */
-static void *never_open(void *ctx, sched_dest *d, const sched_target *t) { abort(); }
-static void never_run(void *ctx, void *sess, sched_job *j) { abort(); }
-static void never_close(void *ctx, void *sess) { abort(); }
-static void never_mx(void *ctx, const char *domain, dns_mx_cb cb, void *arg) { abort(); }
 
 /* rm_one - nftw: remove a file, or a directory once emptied */
 static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)

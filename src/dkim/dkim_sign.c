@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/pem_nopass.h"
 #include "common/xmalloc.h"
 #include "dkim/dkim.h"
 #include "smtp/rfc5322.h"
@@ -21,17 +22,6 @@ struct dkim_skey {
     int bits;
 };
 
-/* no_passphrase - OpenSSL's passphrase callback: an encrypted key is refused, never prompted
- * for on a terminal */
-static int no_passphrase(char *buf, int size, int rwflag, void *u)
-{
-    (void)buf;
-    (void)size;
-    (void)rwflag;
-    (void)u;
-    return -1;
-}
-
 dkim_skey *dkim_skey_load(const char *domain, const char *selector, const char *path, char *err,
                         int errlen)
 {
@@ -40,7 +30,7 @@ dkim_skey *dkim_skey_load(const char *domain, const char *selector, const char *
         snprintf(err, (size_t)errlen, "%s: cannot read: %m", path);
         return NULL;
     }
-    EVP_PKEY *p = PEM_read_PrivateKey(f, NULL, no_passphrase, NULL);
+    EVP_PKEY *p = PEM_read_PrivateKey(f, NULL, pem_no_passphrase, NULL);
     fclose(f);
     if (!p) {
         snprintf(err, (size_t)errlen, "%s: not a PEM private key (or one with a passphrase)", path);

@@ -10,6 +10,8 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "common/pem_nopass.h"
+
 /* decode_rsa - SubjectPublicKeyInfo first (what RFC 6376 publishes), bare PKCS#1 second */
 static EVP_PKEY *decode_rsa(const unsigned char *der, size_t n)
 {
@@ -64,17 +66,6 @@ EVP_PKEY *dkim_key_decode(const dkim_record *r, int *bits, char *err, size_t err
     return k;
 }
 
-/* no_passphrase - OpenSSL's passphrase callback: an encrypted key is refused, never prompted
- * for on a terminal */
-static int no_passphrase(char *buf, int size, int rwflag, void *u)
-{
-    (void)buf;
-    (void)size;
-    (void)rwflag;
-    (void)u;
-    return -1;
-}
-
 EVP_PKEY *dkim_key_load(const char *path, char *err, size_t errlen)
 {
     BIO *b = BIO_new_file(path, "r");
@@ -83,7 +74,7 @@ EVP_PKEY *dkim_key_load(const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "cannot open %s", path);
         return NULL;
     }
-    EVP_PKEY *k = PEM_read_bio_PrivateKey(b, NULL, no_passphrase, NULL);
+    EVP_PKEY *k = PEM_read_bio_PrivateKey(b, NULL, pem_no_passphrase, NULL);
     if (!k && BIO_reset(b) == 0)
         k = PEM_read_bio_PUBKEY(b, NULL, NULL, NULL);
     BIO_free(b);

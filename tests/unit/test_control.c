@@ -101,9 +101,8 @@ static int finals(const dbuf *out)
     return n;
 }
 
-/* exchange - send req on a new connection and read until want final replies came (or the
- * loop has run long enough) */
-static void exchange(const char *req, size_t len, int want, dbuf *out)
+/* ctl_connect_raw - a non-blocking connection to the control socket */
+static int ctl_connect_raw(void)
 {
     struct sockaddr_un sun = {.sun_family = AF_UNIX};
     char *path = ctl_socket_path(D.cfg->queue_directory);
@@ -111,6 +110,14 @@ static void exchange(const char *req, size_t len, int want, dbuf *out)
     free(path);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
     assert_int_equal(connect(fd, (struct sockaddr *)&sun, sizeof sun), 0);
+    return fd;
+}
+
+/* exchange - send req on a new connection and read until want final replies came (or the
+ * loop has run long enough) */
+static void exchange(const char *req, size_t len, int want, dbuf *out)
+{
+    int fd = ctl_connect_raw();
     assert_int_equal(send(fd, req, len, 0), (ssize_t)len);
     for (int i = 0; i < 20000 && finals(out) < want; i++) {
         event_base_loop(D.base, EVLOOP_NONBLOCK);
@@ -252,18 +259,6 @@ static void test_maildrop_unsafe_address(void **state)
     snprintf(path, sizeof path, "%s/maildrop/good.1", dir);
     assert_int_equal(access(path, F_OK), -1);
     delete_all();
-}
-
-/* ctl_connect_raw - a non-blocking connection to the control socket */
-static int ctl_connect_raw(void)
-{
-    struct sockaddr_un sun = {.sun_family = AF_UNIX};
-    char *path = ctl_socket_path(D.cfg->queue_directory);
-    snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
-    free(path);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    assert_int_equal(connect(fd, (struct sockaddr *)&sun, sizeof sun), 0);
-    return fd;
 }
 
 /* rss_kb - this process's resident size (the daemon's parts run in it) */
