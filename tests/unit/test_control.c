@@ -316,7 +316,11 @@ static void test_refused_size_not_held(void **state)
     }
     for (int i = 0; i < 100; i++)
         event_base_loop(D.base, EVLOOP_NONBLOCK);
+#ifndef __SANITIZE_ADDRESS__   /* ASan's quarantine keeps freed chunks resident */
     assert_true(rss_kb() - before < 4096);   /* held, it would be 20 MB */
+#else
+    (void)before;
+#endif
     close(fd);
     settle();
     dbuf_free(&out);
