@@ -293,24 +293,26 @@ static unsigned mech_bit(const char *name)
 }
 
 /* mech_bits - smtp_sasl_mechanism_filter as SMTPC_AUTH_* bits, 0 when it is empty (any).
- * As Postfix's: the names listed are allowed, "!name" ones are not; with only "!" names,
- * everything else is.  SMTPC_AUTH_OTHER stands for the mechanisms sluice does not speak,
- * so a filter that allows none of PLAIN and LOGIN leaves nothing usable. */
+ * As Postfix's list: taken in order, the first entry that names a mechanism decides - a
+ * name allows it, "!name" refuses it, and "static:rest" allows every mechanism not named
+ * before it; what no entry names is refused.  SMTPC_AUTH_OTHER stands for the mechanisms
+ * sluice does not speak, so a filter that allows neither PLAIN nor LOGIN leaves nothing. */
 static unsigned mech_bits(const sl_config *cfg)
 {
     const strlist *f = &cfg->smtp_sasl_mechanism_filter;
-    unsigned allow = 0, deny = 0;
+    unsigned allow = 0, decided = 0;
     for (int i = 0; i < f->n; i++) {
-        if (f->v[i][0] == '!')
-            deny |= mech_bit(f->v[i] + 1);
-        else
-            allow |= mech_bit(f->v[i]);
+        if (!strcasecmp(f->v[i], "static:rest")) {
+            allow |= (SMTPC_AUTH_PLAIN | SMTPC_AUTH_LOGIN) & ~decided;
+            break;
+        }
+        int no = f->v[i][0] == '!';
+        unsigned b = mech_bit(f->v[i] + no) & ~decided;
+        decided |= b;
+        if (!no)
+            allow |= b;
     }
-    if (!f->n)
-        return 0;
-    if (!allow)
-        allow = SMTPC_AUTH_PLAIN | SMTPC_AUTH_LOGIN | SMTPC_AUTH_OTHER;
-    return (allow & ~deny) | SMTPC_AUTH_OTHER;   /* OTHER: a filter is set (never 0) */
+    return f->n ? allow | SMTPC_AUTH_OTHER : 0;   /* OTHER: a filter is set (never 0) */
 }
 
 /* has_word - the list holds w (any case) */

@@ -132,6 +132,8 @@ int cli_reload_main(cli_globals *g, int argc, char **argv)
         if (rc == EX_UNAVAILABLE)
             fprintf(stderr, "sluice reload: sluiced (pid %ld) exited during the reload: see its log\n",
                     pid);
+        else if (rc == EX_CONFIG)
+            ;   /* said above */
         else if (rc == EX_OK)
             printf("sluice reload: sluiced (pid %ld) runs with the new configuration\n", pid);
         else

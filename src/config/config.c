@@ -63,6 +63,8 @@ static int check_sasl_option(const char *v, const char **err)
 static int check_sasl_mech(const char *v, const char **err)
 {
     const char *n = v[0] == '!' ? v + 1 : v;
+    if (!strcasecmp(v, "static:rest"))
+        return 0;
     for (const char *p = n; *p; p++)
         if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_') {
             *err = "expected mechanism names (PLAIN, LOGIN, CRAM-MD5, !GSSAPI ...)";

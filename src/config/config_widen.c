@@ -71,14 +71,26 @@ static size_t literal_end(const char *s, size_t i, size_t n, int *base)
 
 int config_has_include(const char *s)
 {
-    int line = 1;
-    for (const char *p = s; *p; line++) {
-        const char *q = p + strspn(p, " \t");
-        if (!strncmp(q, "@include", 8))
+    size_t n = strlen(s), i = 0;
+    int line = 1, bol = 1;   /* at a line's start, blanks aside */
+    while (i < n) {
+        size_t c = s[i] == '"' ? skip_string(s, i, n) : skip_comment(s, i, n);
+        if (c != i) {   /* a string or comment: count the lines it spans */
+            for (size_t k = i; k < c; k++)
+                line += s[k] == '\n';
+            bol = c > 0 && s[c - 1] == '\n';
+            i = c;
+            continue;
+        }
+        if (bol && !strncmp(s + i, "@include", 8))
             return line;
-        p += strcspn(p, "\n");
-        if (*p)
-            p++;
+        if (s[i] == '\n') {
+            line++;
+            bol = 1;
+        } else if (s[i] != ' ' && s[i] != '\t') {
+            bol = 0;
+        }
+        i++;
     }
     return 0;
 }

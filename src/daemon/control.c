@@ -46,7 +46,10 @@ typedef struct ctl_conn {
     int closing;               /* the client went away while a callback was pending */
     int reading;               /* on_read is running (it goes on with the next request) */
     json_t *result;            /* accumulated answer of a multi-message change */
+    int out_full;              /* requests wait: CTL_OUT_HIGH bytes of answers unread */
 } ctl_conn;
+
+#define CTL_OUT_HIGH (1 << 20)
 
 char *ctl_socket_path(const char *queue_directory)
 {
@@ -572,6 +575,11 @@ static void read_requests(ctl_conn *c, struct bufferevent *bev)
         }
         if (c->state != CTL_REQUEST)
             return;
+        if (evbuffer_get_length(bufferevent_get_output(bev)) > CTL_OUT_HIGH) {
+            c->out_full = 1;   /* the client does not read its answers: wait (on_write), */
+            bufferevent_disable(bev, EV_READ);   /* its requests held by the kernel */
+            return;
+        }
         size_t len;
         char *line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF);
         if (!line) {
@@ -605,6 +613,11 @@ static void on_write(struct bufferevent *bev, void *arg)
         list_more(c);
     else if (c->state == CTL_DOOMED)
         conn_free(c);
+    else if (c->out_full && c->state == CTL_REQUEST) {
+        c->out_full = 0;   /* the answers went out: the requests waiting behind them */
+        bufferevent_enable(c->bev, EV_READ);
+        resume(c);
+    }
 }
 
 static void on_event(struct bufferevent *bev, short what, void *arg)

@@ -8,6 +8,7 @@
  * the listening sockets and exec sluiced again with them (same pid; clients that connect
  * meanwhile wait in the backlog).  SIGUSR1: reopen the log file.  Stays in the foreground and logs to stderr unless maillog_file says
  * otherwise (systemd style). */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -249,6 +251,44 @@ static int new_privileged_port(const sluiced *d, const sl_config *c)
 }
 
 /* reload_check - the configuration as it is now on disk, checked like -n; 0, or -1 with err */
+/* wildcard - the address is 0.0.0.0 or :: */
+static int wildcard(const struct sockaddr_storage *ss)
+{
+    static const uint8_t any6[16];
+    if (ss->ss_family == AF_INET)
+        return ((const struct sockaddr_in *)ss)->sin_addr.s_addr == htonl(INADDR_ANY);
+    return !memcmp(&((const struct sockaddr_in6 *)ss)->sin6_addr, any6, 16);
+}
+
+/* bindable - a new listen address can be bound now: 0, or -1 with err.  One that shares a
+ * port with a socket held now, either of them a wildcard, is not tried: the new image
+ * closes the old socket before binding. */
+static int bindable(const sluiced *d, const netaddr *a, const char *text, char *err, int errlen)
+{
+    char name[NETADDR_STRLEN];
+    netaddr_format((const struct sockaddr *)&a->ss, name, sizeof name);
+    for (int k = 0; k < d->nlisteners; k++) {
+        netaddr h;
+        const char *why;
+        const char *held = smtpd_listener_name(d->listeners[k]);
+        if (!strcmp(held, name))
+            return 0;   /* inherited */
+        if (netaddr_parse(held, 0, &h, &why) == 0 &&
+            netaddr_port((const struct sockaddr *)&h.ss) == netaddr_port((const struct sockaddr *)&a->ss) &&
+            (wildcard(&h.ss) || wildcard(&a->ss)))
+            return 0;
+    }
+    int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, rc = -1;
+    if (fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0 &&
+        bind(fd, (const struct sockaddr *)&a->ss, a->len) == 0)
+        rc = 0;
+    else
+        snprintf(err, (size_t)errlen, "listen = %s: %s", text, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
 /* startable - what the new image will open, opened now as the user sluiced runs as (after
  * dropping to mail_owner it cannot reopen root's files); 0 or -1 with err */
 static int startable(const sluiced *d, const sl_config *c, char *err, int errlen)
@@ -265,6 +305,9 @@ static int startable(const sluiced *d, const sl_config *c, char *err, int errlen
         snprintf(err, (size_t)errlen, "queue_directory and mail_owner change only with a restart");
         return -1;
     }
+    for (int k = 0; k < c->n_listen_addrs; k++)
+        if (bindable(d, &c->listen_addrs[k], c->listen.v[k], err, errlen) < 0)
+            return -1;
     if (c->maillog_file[0] == '/') {
         int fd = open(c->maillog_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
         if (fd < 0) {
@@ -388,6 +431,10 @@ static int start(sluiced *d)
         log_err(NULL, "mail_owner = %s: no such user", d->cfg->mail_owner);
         return EX_CONFIG;
     }
+    if (owner == 0 && geteuid() == 0 && d->cfg->maillog_file[0] == '/' &&
+        chown(d->cfg->maillog_file, uid, gid) < 0)   /* a reload reopens it as mail_owner */
+        log_warn(NULL, "maillog_file = %s: chown to %s: %s", d->cfg->maillog_file, d->cfg->mail_owner,
+                 strerror(errno));
     if (prepare_queue_dir(d->cfg, owner == 0, uid, gid) < 0)
         return EX_OSERR;
     if (d->cfg->smtpd_tls_cert_file[0]) {
@@ -423,7 +470,6 @@ static int start(sluiced *d)
         log_err(NULL, "%s", err);
         return EX_OSERR;
     }
-    write_pid(d->cfg);
     return 0;
 }
 
@@ -474,6 +520,11 @@ int main(int argc, char **argv)
     if (verbose)
         log_set_level(SL_DEBUG);
     signal(SIGPIPE, SIG_IGN);
+    sigset_t hup;               /* HUP and USR1 wait (blocked, pending) until their handlers */
+    sigemptyset(&hup);          /* exist: before, the default action would kill the process; */
+    sigaddset(&hup, SIGHUP);    /* a reload's exec passes them on blocked, so one sent while */
+    sigaddset(&hup, SIGUSR1);   /* the new image starts is acted on, not lost */
+    sigprocmask(SIG_BLOCK, &hup, NULL);
     d.base = new_base();
     log_info(NULL, "sluiced %s starting: queue_directory=%s, myhostname=%s", SLUICE_VERSION,
              d.cfg->queue_directory, d.cfg->myhostname);
@@ -485,6 +536,8 @@ int main(int argc, char **argv)
                                  evsignal_new(d.base, SIGUSR1, on_usr1, &d)};
         for (int i = 0; i < 4; i++)
             event_add(sigs[i], NULL);
+        sigprocmask(SIG_UNBLOCK, &hup, NULL);
+        write_pid(d.cfg);   /* after the handlers: `sluice reload` takes it for "ready" */
         log_info(NULL, "ready: %llu messages in the queue", (unsigned long long)spool_count(d.sp));
         sched_run_due(d.sched);
         event_base_dispatch(d.base);
@@ -492,16 +545,15 @@ int main(int argc, char **argv)
         sigset_t stops, old;        /* stopping already: a late signal must not kill the */
         sigemptyset(&stops);        /* process halfway through shutdown_all (freeing the */
         sigaddset(&stops, SIGTERM); /* events restores the default handlers: blocked */
-        sigaddset(&stops, SIGINT);  /* meanwhile, ignored after; HUP and USR1 stay ignored */
-        sigaddset(&stops, SIGHUP);  /* across a reload's exec too, until the new image has */
-        sigaddset(&stops, SIGUSR1); /* its handlers - a logrotate then must not kill it) */
-        sigprocmask(SIG_BLOCK, &stops, &old);
+        sigaddset(&stops, SIGINT);  /* meanwhile, ignored after.  HUP and USR1 stay blocked, */
+        sigprocmask(SIG_BLOCK, &stops, &old);   /* also across a reload's exec (see main) */
+        sigprocmask(SIG_BLOCK, &hup, NULL);
         for (int i = 0; i < 4; i++)
             event_free(sigs[i]);
         signal(SIGTERM, SIG_IGN);
         signal(SIGINT, SIG_IGN);
-        signal(SIGHUP, SIG_IGN);
-        signal(SIGUSR1, SIG_IGN);
+        sigaddset(&old, SIGHUP);
+        sigaddset(&old, SIGUSR1);
         sigprocmask(SIG_SETMASK, &old, NULL);
     }
     shutdown_all(&d);

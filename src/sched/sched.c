@@ -392,6 +392,8 @@ static void dest_json(const char *key, void *val, void *arg)
     json_object_set_new(o, "queued_jobs", json_integer((json_int_t)d->nready));
     if (d->rcpt_limit)
         json_object_set_new(o, "recipient_limit_learned", json_integer(d->rcpt_limit));
+    if (now < d->suspended_until_us)   /* a refused login */
+        json_object_set_new(o, "suspended_for_s", json_real((double)(d->suspended_until_us - now) / 1e6));
     json_object_set_new(o, "oldest_queued_s", json_real(oldest ? (double)(now - oldest) / 1e6 : 0));
     int64_t wake = now;   /* now, unless shaping makes the ready jobs wait */
     if (d->nready) {

@@ -59,8 +59,10 @@ sched_dest *sched_dest_get(sched *s, const char *key, const sched_target *t)
     if (saved) {
         shape_restore(&d->sh, saved, clock_now_us());
         json_int_t rl = json_integer_value(json_object_get(saved, "recipient_limit"));
+        json_int_t since = json_integer_value(json_object_get(saved, "recipient_limit_since"));
+        int64_t now = clock_now_us();
         d->rcpt_limit = rl > 0 && rl < 100000 ? (int)rl : 0;
-        d->rcpt_limit_us = clock_now_us();   /* kept a day from this start */
+        d->rcpt_limit_us = since > 0 && since * 1000000 <= now ? since * 1000000 : now;
     }
     hmap_put(s->dests, key, d);
     log_debug(NULL, "destination %s: concurrency %d, rate delay %lldms, TLS %s", key, d->sh.conc,
@@ -237,9 +239,10 @@ static int try_start(sched *s, sched_dest *d, int64_t now, int64_t *wake)
         return 1;
     if (!d->ready)
         return 0;
-    if (now < d->next_start_us) {
-        if (d->next_start_us < *wake)
-            *wake = d->next_start_us;
+    if (now < d->next_start_us || now < d->suspended_until_us) {
+        int64_t at = d->next_start_us > d->suspended_until_us ? d->next_start_us : d->suspended_until_us;
+        if (at < *wake)
+            *wake = at;
         return 0;
     }
     int64_t at = INT64_MAX;

@@ -89,9 +89,13 @@ struct sched_dest {
     int in_ring;
     uint64_t delivered, deferred, bounced;
     int setup_warned;          /* "wants a login or TLS" (530 to MAIL) logged */
+    int64_t suspended_until_us; /* our login was refused: no new job before (with or without
+                                   shaping, and no detour through a fallback relay) */
     int rcpt_limit;            /* recipients per transaction the receiver takes (learned from
                                   452 4.5.3 after that many were accepted; 0: unknown) */
     int64_t rcpt_limit_us;     /* when it was learned: forgotten after RCPT_LIMIT_KEEP_US */
+    int rcpt_one_hits;         /* overflows after a single accepted recipient (a limit of 1
+                                  is learned on the second) */
     char *last_reply;
     src_addr *src;             /* the address it sends from (a "SITE via ADDRESS"
                                   destination), or NULL */

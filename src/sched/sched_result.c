@@ -191,12 +191,12 @@ static int login_failed(const sched_result *r)
 static int64_t suspend(sched *s, sched_dest *d, const sched_result *r, int64_t now)
 {
     int64_t until = now + s->cfg->minimal_backoff_time_ms * 1000;
-    if (d->sh.paused_until_us < until) {
-        d->sh.paused_until_us = until;
+    if (d->suspended_until_us < until) {
+        d->suspended_until_us = until;
         log_warn(NULL, "%s: delivery temporarily suspended for %llds: %s", d->key,
                  (long long)(s->cfg->minimal_backoff_time_ms / 1000), r->text);
     }
-    return d->sh.paused_until_us;
+    return d->suspended_until_us;
 }
 
 /* outcome_of - what happens to recipient i of j */
@@ -328,8 +328,8 @@ static int too_many_rcpts(const sched_result *r)
     if (r->stage != SMTPC_ST_RCPT || r->code < 400 || r->code >= 500)
         return 0;
     const char *t = r->text ? r->text : "";
-    for (const char *p = t; (p = strcasestr(p, "rate")); p += 4)   /* the word, not "separately" */
-        if ((p == t || !isalpha((unsigned char)p[-1])) && !isalpha((unsigned char)p[4]))
+    for (const char *p = t; (p = strcasestr(p, "rate")); p += 4)   /* a word that begins so */
+        if (p == t || !isalpha((unsigned char)p[-1]))   /* (ratelimit), not "separately" */
             return 0;
     return r->enh[0] ? strcmp(r->enh + 1, ".5.3") == 0 : strcasestr(t, "too many recipients") != NULL;
 }
@@ -343,9 +343,11 @@ static int rcpt_overflow(sched_job *j)
     int hit = 0;
     for (int i = 0; i < j->n && !hit; i++)
         hit = too_many_rcpts(&j->res[i]);
-    if (!hit || j->rcpt_ok < 2 || !j->dest)   /* one: a per-message cap is no pattern yet */
+    if (!hit || j->rcpt_ok < 1 || !j->dest)
         return 0;
     sched_dest *d = j->dest;
+    if (j->rcpt_ok == 1 && ++d->rcpt_one_hits < 2)   /* one: a pattern only when it repeats */
+        return 0;
     if (!d->rcpt_limit || j->rcpt_ok < d->rcpt_limit) {
         d->rcpt_limit = j->rcpt_ok;
         d->rcpt_limit_us = clock_now_us();

@@ -37,8 +37,10 @@ static void save_one(const char *key, void *val, void *arg)
     json_t *v = shape_save(&d->sh);
     if (!v && d->rcpt_limit)
         v = json_object();
-    if (v && d->rcpt_limit)
+    if (v && d->rcpt_limit) {
         json_object_set_new(v, "recipient_limit", json_integer(d->rcpt_limit));
+        json_object_set_new(v, "recipient_limit_since", json_integer((json_int_t)(d->rcpt_limit_us / 1000000)));
+    }
     if (v)
         json_object_set_new(arg, key, v);
 }

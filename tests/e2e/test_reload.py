@@ -129,7 +129,14 @@ class Reload(unittest.TestCase):
         d = st.Daemon(mail_owner="nobody", smtpd_banner="$myhostname ESMTP first")
         self.addCleanup(d.cleanup)
         os.chmod(d.dir, 0o755)   # mail_owner must reach the queue directory
+        d.params["maillog_file"] = os.path.join(d.dir, "mail.log")   # root creates it
+        d.write_conf()
         d.start()
+        d.params["smtpd_banner"] = "$myhostname ESMTP second"
+        d.write_conf()
+        r = d.sluice("reload", check=False)   # the log root made is mail_owner's now
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("second", banner(d.port))
         locked = os.path.join(d.dir, "rootonly")
         os.mkdir(locked, 0o700)
         d.params["maillog_file"] = os.path.join(locked, "mail.log")
@@ -140,7 +147,21 @@ class Reload(unittest.TestCase):
         self.assertIn(b"maillog_file", r.stderr)
         self.assertIn(b"as nobody", r.stderr)
         self.assertIsNone(d.proc.poll())
-        self.assertIn("first", banner(d.port))
+        self.assertIn("second", banner(d.port))
+
+    def test_unbindable_new_address_is_refused(self):
+        held = socket.socket()
+        held.bind(("127.0.0.1", 0))
+        held.listen(1)
+        self.addCleanup(held.close)
+        port = held.getsockname()[1]
+        self.d.params["listen"] = [f"127.0.0.1:{self.d.port}", f"127.0.0.1:{port}"]
+        self.set_banner("two")
+        r = self.d.sluice("reload", check=False)
+        self.assertEqual(r.returncode, 78, r.stderr)
+        self.assertIn(b"Address already in use", r.stderr)
+        self.assertIsNone(self.d.proc.poll())
+        self.assertIn("gen0", banner(self.d.port))
 
     def test_usr1_only_reopens_the_log(self):
         self.set_banner("unread")

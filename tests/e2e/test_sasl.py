@@ -177,7 +177,7 @@ class Sasl(unittest.TestCase):
     def test_login_mechanism_filter(self):
         esp = FakeESP(self.cert, self.key)
         self.addCleanup(esp.close)
-        self.relay_through(esp, smtp_sasl_mechanism_filter=["!plain", "!cram-md5"])
+        self.relay_through(esp, smtp_sasl_mechanism_filter=["!plain", "static:rest"])
         st.wait_for(lambda: esp.accepted, what="the ESP to accept the message")
         self.assertEqual(esp.accepted, [f"{USER}/LOGIN"])
 
@@ -200,6 +200,16 @@ class Sasl(unittest.TestCase):
         self.assertNotIn("status=bounced", d.logtext())
         self.assertEqual(esp.accepted, [])
         self.no_secret_anywhere(d)
+
+    def test_wrong_password_suspends_without_shaping_too(self):
+        esp = FakeESP(self.cert, self.key, password="another")
+        self.addCleanup(esp.close)
+        d = self.relay_through(esp, smtp_destination_concurrency_limit=2, shaping=False)
+        for k in range(9):
+            d.sluice("send", "-f", "app@app.test", f"v{k}@dest.test", input=b"Subject: more\n\nx\n")
+        st.wait_for(lambda: "delivery temporarily suspended" in d.logtext(), what="the suspension")
+        time.sleep(1.0)
+        self.assertLessEqual(len([l for _, l in esp.lines if l.upper().startswith("AUTH")]), 2)
 
     def test_no_password_without_tls(self):
         esp = FakeESP()   # no certificate: AUTH offered in plaintext

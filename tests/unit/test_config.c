@@ -221,6 +221,9 @@ static void test_large_integers(void **state)
             fail_msg("case %zu: got '%s', want '%s'", i, w, widen[i].out);
         free(w);
     }
+    assert_int_equal(config_has_include("a = 1;\n  @include \"x.conf\"\n"), 2);
+    assert_int_equal(config_has_include("/* @include \"x\"\n@include \"y\" */\n# @include\n"
+                                        "a = \"\n@include\";\n"), 0);
     char err[512];
     sl_config *c = load("mynetworks = [\"10.0.0.0/8\"];\nsmtp_mx_address_limit = 5;\n"
                         "message_size_limit = 5000000000;\nqueue_minfree = 3000000000;\n", NULL, 0,
