@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import signal
+import random
 import socket
 import subprocess
 import sys
@@ -18,8 +19,21 @@ SLUICE = os.environ.get("SLUICE", "sluice")
 
 
 def free_port():
-    """An unused TCP port on 127.0.0.1."""
-    with socket.socket() as s:
+    """An unused TCP port, the same number free on 127.0.0.1, .2 and .3 (tests put MX hosts
+    there).  Picked below the kernel's ephemeral range (32768-60999), which the outgoing
+    connections of tests running in parallel draw from: a port taken from that range could
+    be in use as a connection's source port on 127.0.0.2 by the time a sink binds it."""
+    rnd = random.Random()
+    for _ in range(200):
+        port = rnd.randrange(20000, 32000)
+        try:
+            for host in ("127.0.0.1", "127.0.0.2", "127.0.0.3"):
+                with socket.socket() as s:
+                    s.bind((host, port))
+            return port
+        except OSError:
+            continue
+    with socket.socket() as s:   # crowded: let the kernel choose
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
