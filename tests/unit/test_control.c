@@ -326,6 +326,34 @@ static void test_refused_size_not_held(void **state)
     dbuf_free(&out);
 }
 
+/* test_unread_answers_stop_reading - a client that sends requests and never reads the
+ * answers: once 1 MB of them waits, the daemon reads no more requests (the kernel's buffer
+ * then stops the client), instead of answering into memory without end */
+static void test_unread_answers_stop_reading(void **state)
+{
+    (void)state;
+    int fd = ctl_connect_raw();
+    static char reqs[65536];
+    static const char ping[] = "{\"cmd\":\"ping\"}\n";
+    for (size_t i = 0; i + sizeof ping - 1 <= sizeof reqs; i += sizeof ping - 1)
+        memcpy(reqs + i, ping, sizeof ping - 1);
+    size_t chunk = sizeof reqs / (sizeof ping - 1) * (sizeof ping - 1), sent = 0;
+    int stuck = 0;
+    while (sent < (8u << 20) && stuck < 2000) {   /* up to 8 MB of pings, 500,000 of them */
+        ssize_t k = send(fd, reqs, chunk, 0);
+        if (k > 0) {
+            sent += (size_t)k;
+            stuck = 0;
+        } else {
+            stuck++;
+        }
+        event_base_loop(D.base, EVLOOP_NONBLOCK);
+    }
+    assert_true(sent < (4u << 20));   /* it stopped reading: the client is held back */
+    close(fd);
+    settle();
+}
+
 /* test_long_line_closes - a request line over the limit gets its error, then the daemon
  * closes the connection (it used to stop reading and keep it forever) */
 static void test_long_line_closes(void **state)
@@ -381,6 +409,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_maildrop_unsafe_address, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_size_not_held, setup, teardown),
         cmocka_unit_test_setup_teardown(test_long_line_closes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unread_answers_stop_reading, setup, teardown),
         cmocka_unit_test_setup_teardown(test_origin_ignored, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

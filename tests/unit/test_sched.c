@@ -868,6 +868,38 @@ static const char *day_text(int days, char *buf)
     return buf;
 }
 
+/* test_learned_limit_of_one - a receiver that takes one recipient per transaction: a single
+ * overflow teaches nothing (it could be a per-message cap), the second teaches 1 */
+static void test_learned_limit_of_one(void **state)
+{
+    (void)state;
+    start("smtp_destination_recipient_limit = 50;\n");
+    fa.rcpt_cap = 1;
+    const char *r[2] = {"a1@d1.test", "a2@d1.test"};
+    submit("s@src.test", r, 2, 0);
+    settle();
+    json_t *st = sched_status(sc);
+    char *text = json_dumps(st, JSON_COMPACT);
+    assert_null(strstr(text, "recipient_limit_learned"));   /* once: not yet */
+    free(text);
+    json_decref(st);
+    const char *r2[2] = {"b1@d1.test", "b2@d1.test"};
+    submit("s@src.test", r2, 2, 0);
+    settle();
+    st = sched_status(sc);
+    text = json_dumps(st, JSON_COMPACT);
+    assert_non_null(strstr(text, "\"recipient_limit_learned\":1"));   /* twice: learned */
+    free(text);
+    json_decref(st);
+    fa.max_job_n = 0;
+    const char *r3[3] = {"c1@d1.test", "c2@d1.test", "c3@d1.test"};
+    qid_t q3 = submit("s@src.test", r3, 3, 0);
+    settle();
+    assert_null(spool_find(sp, q3));   /* one by one, at once */
+    assert_int_equal(fa.max_job_n, 1);
+    stop();
+}
+
 /* test_warmup_address_spelling - a schedule names the bind address by value, not by text */
 static void test_warmup_address_spelling(void **state)
 {
@@ -952,6 +984,7 @@ int main(void)
         cmocka_unit_test(test_recipient_limit_and_mixed),
         cmocka_unit_test(test_learned_recipient_limit),
         cmocka_unit_test(test_warmup_address_spelling),
+        cmocka_unit_test(test_learned_limit_of_one),
         cmocka_unit_test(test_routing),
         cmocka_unit_test(test_relayhost_and_shared_site),
         cmocka_unit_test(test_fairness),
