@@ -245,8 +245,7 @@ static void on_event(void *arg, smtpc *c, enum smtpc_event ev, const smtpc_reply
     x->all_notfound = 0;
     smtpc_free(x->c);
     x->c = NULL;
-    if (r && !r->code && !strcmp(r->enh, "4.7.0") && r->text &&
-        !strncmp(r->text, "SASL authentication failed", 26)) {
+    if (r && smtpc_login_failed(r->code, r->enh, r->text)) {
         note_failure(x, 0, "4.7.0", r->stage, "%s", r->text);   /* our login, not this address: */
         fail_job(x);                                            /* no other address is tried */
         return;

@@ -71,6 +71,10 @@ typedef struct smtpc_opts {
                                   without noplaintext) */
 } smtpc_opts;
 
+/* smtpc_login_failed - a reply (code, enh, text) is the client's own report of a refused or
+ * impossible SMTP AUTH: code 0, 4.7.0, "SASL authentication failed..." (smtpc_auth.c) */
+int smtpc_login_failed(int code, const char *enh, const char *text);
+
 #define SMTPC_AUTH_PLAIN 1u
 #define SMTPC_AUTH_LOGIN 2u
 #define SMTPC_AUTH_OTHER 4u

@@ -29,8 +29,9 @@ static char *b64(const void *p, size_t n)
     return out;
 }
 
-/* secret_command - send "shown SECRET" while logging only "shown ********" */
-static void secret_command(smtpc *c, const char *shown, const char *secret)
+/* send_secret - send "shown SECRET" (or the secret alone, shown "") while logging only
+ * "shown ********"; secret (malloc'd) is wiped and freed */
+static void send_secret(smtpc *c, const char *shown, char *secret)
 {
     dbuf line = {0};
     dbuf_printf(&line, "%s%s%s\r\n", shown, shown[0] ? " " : "", secret);
@@ -39,6 +40,15 @@ static void secret_command(smtpc *c, const char *shown, const char *secret)
     smtpc_write(c, line.data, line.len);
     explicit_bzero(line.data, line.len);
     dbuf_free(&line);
+    explicit_bzero(secret, strlen(secret));
+    free(secret);
+}
+
+#define FAILED_TEXT "SASL authentication failed"
+
+int smtpc_login_failed(int code, const char *enh, const char *text)
+{
+    return !code && enh && !strcmp(enh, "4.7.0") && text && !strncmp(text, FAILED_TEXT, strlen(FAILED_TEXT));
 }
 
 /* auth_failed - FAILED as a local 4.7.0 (a deferral), naming the server's reply if any */
@@ -47,10 +57,10 @@ static void auth_failed(smtpc *c, const smtpc_reply *r, const char *why)
     smtpc_reply f;
     if (r)
         smtpc_reply_set(&f, 0, "4.7.0", SMTPC_ST_EHLO, 0,
-                        "SASL authentication failed; server %s said: %d %s%s%s", c->peer, r->code,
+                        FAILED_TEXT "; server %s said: %d %s%s%s", c->peer, r->code,
                         r->enh, r->enh[0] ? " " : "", r->text ? r->text : "");
     else
-        smtpc_reply_set(&f, 0, "4.7.0", SMTPC_ST_EHLO, 0, "SASL authentication failed: %s", why);
+        smtpc_reply_set(&f, 0, "4.7.0", SMTPC_ST_EHLO, 0, FAILED_TEXT ": %s", why);
     smtpc_fail_polite(c, &f);
 }
 
@@ -68,14 +78,6 @@ static char *plain_response(const smtpc *c)
     explicit_bzero(raw, u + p + 2);
     free(raw);
     return enc;
-}
-
-/* send_secret_b64 - one base64 secret as its own line (a reply to a 334), then wiped */
-static void send_secret_b64(smtpc *c, char *enc)
-{
-    secret_command(c, "", enc);
-    explicit_bzero(enc, strlen(enc));
-    free(enc);
 }
 
 void smtpc_parse_auth(smtpc *c, const char *s, size_t n)
@@ -101,8 +103,7 @@ void smtpc_auth_or_ready(smtpc *c)
         smtpc_ready(c);
         return;
     }
-    unsigned usable = c->f.auth & (c->o.auth_mechs ? c->o.auth_mechs : SMTPC_AUTH_PLAIN | SMTPC_AUTH_LOGIN) &
-                      (SMTPC_AUTH_PLAIN | SMTPC_AUTH_LOGIN);
+    unsigned usable = c->f.auth & (c->o.auth_mechs ? c->o.auth_mechs : ~0u) & (SMTPC_AUTH_PLAIN | SMTPC_AUTH_LOGIN);
     if (!c->f.tls_active && !c->o.auth_plain_ok) {
         auth_failed(c, NULL, "no TLS, and PLAIN and LOGIN would send the password in the clear "
                              "(smtp_sasl_security_options has noplaintext)");
@@ -123,10 +124,7 @@ void smtpc_auth_or_ready(smtpc *c)
     if (c->auth_login) {
         smtpc_command(c, "AUTH LOGIN");
     } else {
-        char *enc = plain_response(c);
-        secret_command(c, "AUTH PLAIN", enc);
-        explicit_bzero(enc, strlen(enc));
-        free(enc);
+        send_secret(c, "AUTH PLAIN", plain_response(c));
     }
     smtpc_set_state(c, SMTPC_S_AUTH);
 }
@@ -141,14 +139,14 @@ void smtpc_on_auth(smtpc *c, smtpc_reply *r, const char *raw, size_t rawlen)
         smtpc_ready(c);
     } else if (r->code == 334 && c->auth_login && c->auth_step < 2) {
         const char *v = c->auth_step++ == 0 ? c->o.auth_user : c->o.auth_pass;
-        send_secret_b64(c, b64(v, strlen(v)));
+        send_secret(c, "", b64(v, strlen(v)));
         smtpc_reply_clear(r);
     } else if (r->code == 334 && !c->auth_login && c->auth_step++ == 0) {
-        send_secret_b64(c, plain_response(c));   /* a server that ignored the initial response */
+        send_secret(c, "", plain_response(c));   /* a server that ignored the initial response */
         smtpc_reply_clear(r);
     } else {
         if (r->code == 334)
-            secret_command(c, "", "*");   /* RFC 4954: cancel an exchange we cannot follow */
+            smtpc_command(c, "*");   /* RFC 4954: cancel an exchange we cannot follow */
         auth_failed(c, r, NULL);
         smtpc_reply_clear(r);
     }

@@ -741,9 +741,8 @@ static char *value_text(const sl_config *cfg, const struct param *p)
     case P_MAP: {
         const strlist *l = field;
         dbuf b = {0};
-        int secret = field == (const void *)&cfg->smtp_sasl_password_maps;
         for (int i = 0; i < l->n; i++) {
-            char *shown = secret ? config_sasl_mask(l->v[i]) : NULL;
+            char *shown = secret(p) ? config_sasl_mask(l->v[i]) : NULL;
             dbuf_printf(&b, "%s%s", i ? ", " : "", shown ? shown : l->v[i]);
             free(shown);
         }

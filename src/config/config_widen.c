@@ -9,9 +9,6 @@
 #include "config/config.h"
 
 #include <ctype.h>
-#include <errno.h>
-#include <limits.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "common/dbuf.h"
@@ -40,11 +37,11 @@ static size_t skip_comment(const char *s, size_t i, size_t n)
     return i;
 }
 
-/* needs_l - the integer literal s[a..b) has no suffix yet and is not part of a float */
+/* needs_l - the integer literal ending at s[b] has no suffix yet and is not part of a float
+ * (1.5, 5e9) or of a name */
 static int needs_l(const char *s, size_t b, size_t n)
 {
-    return !(b < n && (s[b] == 'L' || s[b] == '.' || s[b] == 'e' || s[b] == 'E' ||
-                       isalpha((unsigned char)s[b]) || s[b] == '_'));
+    return !(b < n && (s[b] == '.' || s[b] == '_' || isalpha((unsigned char)s[b])));
 }
 
 /* in_exponent - the sign at s[i] belongs to a float's exponent ("1.0e+5") */
@@ -53,18 +50,15 @@ static int in_exponent(const char *s, size_t i)
     return i > 0 && (s[i] == '+' || s[i] == '-') && (s[i - 1] == 'e' || s[i - 1] == 'E');
 }
 
-/* literal_end - the end of the integer literal at s[i] (digits, or 0x and hex digits) */
-static size_t literal_end(const char *s, size_t i, size_t n, int *base)
+/* literal_end - the end of the integer literal starting with the digit at s[i] (decimal, or
+ * 0x and hex digits) */
+static size_t literal_end(const char *s, size_t i, size_t n)
 {
-    *base = 10;
-    if (s[i] == '-')
-        i++;
-    if (s[i] == '0' && i + 2 < n && (s[i + 1] == 'x' || s[i + 1] == 'X') &&
-        isxdigit((unsigned char)s[i + 2])) {
-        *base = 16;
+    int hex = s[i] == '0' && i + 2 < n && (s[i + 1] == 'x' || s[i + 1] == 'X') &&
+              isxdigit((unsigned char)s[i + 2]);
+    if (hex)
         i += 2;
-    }
-    while (i < n && (*base == 16 ? isxdigit((unsigned char)s[i]) : isdigit((unsigned char)s[i])))
+    while (i < n && (hex ? isxdigit((unsigned char)s[i]) : isdigit((unsigned char)s[i])))
         i++;
     return i;
 }
@@ -106,17 +100,13 @@ char *config_widen_ints(const char *s)
             i = c;
             continue;
         }
-        int starts = isdigit((unsigned char)s[i]) ||
-                     (s[i] == '-' && i + 1 < n && isdigit((unsigned char)s[i + 1]));
         int inside_word = i > 0 && (isalnum((unsigned char)s[i - 1]) || s[i - 1] == '_' ||
-                                    s[i - 1] == '.' || in_exponent(s, i - 1) ||
-                                    (s[i] == '-' && in_exponent(s, i)));
-        if (!starts || inside_word) {
+                                    s[i - 1] == '.' || in_exponent(s, i - 1));
+        if (!isdigit((unsigned char)s[i]) || inside_word) {   /* a sign before it stays */
             i++;
             continue;
         }
-        int base;
-        i = literal_end(s, i, n, &base);
+        i = literal_end(s, i, n);
         if (needs_l(s, i, n)) {
             dbuf_put(&out, s + copied, i - copied);
             dbuf_putc(&out, 'L');

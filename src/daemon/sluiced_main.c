@@ -234,23 +234,6 @@ static void on_usr1(evutil_socket_t sig, short what, void *arg)
     log_info(NULL, "SIGUSR1: log reopened");
 }
 
-/* new_privileged_port - a listen address of c under port 1024 that d does not listen on
- * (index into c->listen), or -1 */
-static int new_privileged_port(const sluiced *d, const sl_config *c)
-{
-    for (int i = 0; i < c->n_listen_addrs; i++) {
-        char want[NETADDR_STRLEN];
-        int port = netaddr_port((const struct sockaddr *)&c->listen_addrs[i].ss), have = 0;
-        netaddr_format((const struct sockaddr *)&c->listen_addrs[i].ss, want, sizeof want);
-        for (int k = 0; k < d->nlisteners && !have; k++)
-            have = strcmp(smtpd_listener_name(d->listeners[k]), want) == 0;
-        if (port < 1024 && !have)
-            return i;
-    }
-    return -1;
-}
-
-/* reload_check - the configuration as it is now on disk, checked like -n; 0, or -1 with err */
 /* wildcard - the address is 0.0.0.0 or :: */
 static int wildcard(const struct sockaddr_storage *ss)
 {
@@ -260,22 +243,29 @@ static int wildcard(const struct sockaddr_storage *ss)
     return !memcmp(&((const struct sockaddr_in6 *)ss)->sin6_addr, any6, 16);
 }
 
-/* bindable - a new listen address can be bound now: 0, or -1 with err.  One that shares a
- * port with a socket held now, either of them a wildcard, is not tried: the new image
- * closes the old socket before binding. */
-static int bindable(const sluiced *d, const netaddr *a, const char *text, char *err, int errlen)
+/* bindable - a listen address of the new configuration can be listened on: 0, or -1 with
+ * err.  Inherited (held now): yes.  Under port 1024 without root (sluiced runs as
+ * mail_owner): no.  Sharing a port with a socket held now, either of them a wildcard: not
+ * tried, the new image closes the old socket before binding.  Else a test bind decides. */
+static int bindable(const sluiced *d, const netaddr *a, const char *text, const char *me, char *err,
+                    int errlen)
 {
     char name[NETADDR_STRLEN];
+    int port = netaddr_port((const struct sockaddr *)&a->ss);
     netaddr_format((const struct sockaddr *)&a->ss, name, sizeof name);
+    for (int k = 0; k < d->nlisteners; k++)
+        if (!strcmp(smtpd_listener_name(d->listeners[k]), name))
+            return 0;
+    if (port < 1024 && geteuid() != 0) {
+        snprintf(err, (size_t)errlen, "listen = %s needs root (a port under 1024) and sluiced now "
+                 "runs as %s: restart it instead", text, me);
+        return -1;
+    }
     for (int k = 0; k < d->nlisteners; k++) {
         netaddr h;
         const char *why;
-        const char *held = smtpd_listener_name(d->listeners[k]);
-        if (!strcmp(held, name))
-            return 0;   /* inherited */
-        if (netaddr_parse(held, 0, &h, &why) == 0 &&
-            netaddr_port((const struct sockaddr *)&h.ss) == netaddr_port((const struct sockaddr *)&a->ss) &&
-            (wildcard(&h.ss) || wildcard(&a->ss)))
+        if (netaddr_parse(smtpd_listener_name(d->listeners[k]), 0, &h, &why) == 0 &&
+            netaddr_port((const struct sockaddr *)&h.ss) == port && (wildcard(&h.ss) || wildcard(&a->ss)))
             return 0;
     }
     int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, rc = -1;
@@ -294,19 +284,13 @@ static int bindable(const sluiced *d, const netaddr *a, const char *text, char *
 static int startable(const sluiced *d, const sl_config *c, char *err, int errlen)
 {
     const char *me = c->mail_owner[0] && geteuid() != 0 ? c->mail_owner : "this user";
-    int i = geteuid() != 0 ? new_privileged_port(d, c) : -1;
-    if (i >= 0) {
-        snprintf(err, (size_t)errlen, "listen = %s needs root (a port under 1024) and sluiced now "
-                 "runs as %s: restart it instead", c->listen.v[i], me);
-        return -1;
-    }
     if (strcmp(c->queue_directory, d->cfg->queue_directory) != 0 ||
         strcmp(c->mail_owner, d->cfg->mail_owner) != 0) {
         snprintf(err, (size_t)errlen, "queue_directory and mail_owner change only with a restart");
         return -1;
     }
     for (int k = 0; k < c->n_listen_addrs; k++)
-        if (bindable(d, &c->listen_addrs[k], c->listen.v[k], err, errlen) < 0)
+        if (bindable(d, &c->listen_addrs[k], c->listen.v[k], me, err, errlen) < 0)
             return -1;
     if (c->maillog_file[0] == '/') {
         int fd = open(c->maillog_file, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
@@ -331,6 +315,8 @@ static int startable(const sluiced *d, const sl_config *c, char *err, int errlen
     return 0;
 }
 
+/* reload_check - the configuration as it is now on disk, checked like -n and startable; 0,
+ * or -1 with err */
 static int reload_check(const sluiced *d, char *err, int errlen)
 {
     sl_config *c = config_load(d->cfgfile, d->overrides, d->noverrides, err, errlen);

@@ -177,12 +177,6 @@ static int our_setup(const sched_result *r)
     return r->code == 530 && r->stage == SMTPC_ST_MAIL;
 }
 
-/* login_failed - our SMTP AUTH was refused (or impossible): the client's local 4.7.0 */
-static int login_failed(const sched_result *r)
-{
-    return !r->code && !strcmp(r->enh, "4.7.0") && r->text &&
-           !strncmp(r->text, "SASL authentication failed", 26);
-}
 
 /* suspend - a refused login holds for every message to the destination: like Postfix's
  * "delivery temporarily suspended", no new connection there for minimal_backoff_time (each
@@ -400,7 +394,7 @@ void sched_apply_results(sched *s, sched_job *j)
         } else if (overflow && o[i] == OUT_DEFER &&
                    (too_many_rcpts(r) || r->code == 421 || r->code == 0)) {
             retry_at[i] = now;   /* our transaction was too big: at once, cut to size */
-        } else if (o[i] == OUT_DEFER && login_failed(r) && j->dest) {
+        } else if (o[i] == OUT_DEFER && smtpc_login_failed(r->code, r->enh, r->text) && j->dest) {
             retry_at[i] = suspend(s, j->dest, r, now);
         } else if (s->classify) {
             retry_at[i] = shape_one(s, j, i, why[i], &cr, &applied, now);
